@@ -1,0 +1,68 @@
+/**
+ * kitekeeper's command line: picks the subcommand and hands it the rest of the words.
+ *
+ * @module
+ */
+import denoJson from "./deno.json" with { type: "json" };
+import { UsageError } from "./src/cli/usage_error.ts";
+
+/** The line printed with `--help` and after every usage error. */
+export const USAGE =
+  "Usage: kitekeeper <run|simulate|demo|status> [options]  (kitekeeper --help, kitekeeper --version)";
+
+const HELP = `${USAGE}
+
+Subcommands:
+  run       --env-file PATH --listen HOST:PORT   the daemon: keeps the Kite feed live
+  simulate  --listen HOST:PORT --api-key K --api-secret S --user-id U --password P
+            --redirect-url URL [--tick-ms N]       a local Kite (login, REST, ticker)
+  demo      [--auto]                               the simulator and the daemon wired together
+  status    [--url URL] [--json]                   a summary of a running daemon's /status
+`;
+
+type Command = (args: readonly string[]) => Promise<number>;
+
+function notYet(issue: number): Command {
+  return function notYetBuilt() {
+    console.error(`This subcommand arrives with issue #${issue}`);
+    return Promise.resolve(2);
+  };
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  run: notYet(3),
+  simulate: notYet(2),
+  demo: notYet(3),
+  status: notYet(5),
+};
+
+/** Runs the command line `args` and returns the process exit code. */
+export async function main(args: readonly string[]): Promise<number> {
+  const [first, ...rest] = args;
+  if (first === "--help" || first === "-h") {
+    console.log(HELP);
+    return 0;
+  }
+  if (first === "--version" || first === "-V") {
+    console.log(`kitekeeper ${denoJson.version}`);
+    return 0;
+  }
+  const command = first === undefined ? undefined : COMMANDS[first];
+  if (command === undefined) {
+    console.error(first === undefined ? "Missing subcommand" : `Unknown subcommand "${first}"`);
+    console.error(USAGE);
+    return 2;
+  }
+  try {
+    return await command(rest);
+  } catch (error: unknown) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(error.message);
+    console.error(USAGE);
+    return 2;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,93 @@
+/**
+ * The `state` carried through Kite's login: HMAC-signed under a per-process random key,
+ * single use, and short-lived, so a callback nobody started here is refused.
+ *
+ * @module
+ */
+
+/** Why a state was refused, or `ok`. */
+export type StateCheck = "ok" | "missing" | "forged" | "expired" | "reused";
+
+/** Issues and checks login states; one per process, the key never leaves it. */
+export interface LoginStates {
+  /** A fresh state: `nonce.issuedAtMs.hmac`. */
+  issue(): Promise<string>;
+  /** Checks and consumes `state`; a second call with the same state says `reused`. */
+  consume(state: string | undefined): Promise<StateCheck>;
+}
+
+const encoder = new TextEncoder();
+
+function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+function fromHex(text: string): Uint8Array<ArrayBuffer> | null {
+  if (!/^(?:[0-9a-f]{2})+$/.test(text)) return null;
+  const bytes = new Uint8Array(text.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(text.slice(i * 2, i * 2 + 2), 16);
+  return bytes;
+}
+
+/**
+ * Creates the login-state issuer. `now` is injected so expiry is testable without waiting.
+ *
+ * @example
+ * ```ts
+ * const states = await createLoginStates();
+ * const state = await states.issue();
+ * await states.consume(state); // "ok"
+ * ```
+ */
+export async function createLoginStates(
+  options: { now?: () => number; ttlMs?: number } = {},
+): Promise<LoginStates> {
+  const now = options.now ?? Date.now;
+  const ttlMs = options.ttlMs ?? 10 * 60_000;
+  const key = await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+    "verify",
+  ]);
+  // nonce → expiry (ms); a nonce leaves on first use or when it expires.
+  const pending = new Map<string, number>();
+
+  function prune(at: number): void {
+    for (const [nonce, expiresAt] of pending) if (expiresAt <= at) pending.delete(nonce);
+  }
+
+  return {
+    async issue() {
+      const at = now();
+      prune(at);
+      const nonce = toHex(crypto.getRandomValues(new Uint8Array(16)));
+      const payload = `${nonce}.${at}`;
+      const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(payload)));
+      pending.set(nonce, at + ttlMs);
+      return `${payload}.${toHex(mac)}`;
+    },
+    async consume(state) {
+      if (state === undefined || state === "") return "missing";
+      const [nonce, issuedAt, macHex, extra] = state.split(".");
+      const mac = fromHex(macHex ?? "");
+      if (nonce === undefined || issuedAt === undefined || mac === null || extra !== undefined) {
+        return "forged";
+      }
+      // crypto.subtle.verify compares in constant time.
+      const genuine = await crypto.subtle.verify(
+        "HMAC",
+        key,
+        mac,
+        encoder.encode(`${nonce}.${issuedAt}`),
+      );
+      if (!genuine) return "forged";
+      const at = now();
+      if (at - Number(issuedAt) >= ttlMs) {
+        pending.delete(nonce);
+        return "expired";
+      }
+      if (!pending.delete(nonce)) return "reused";
+      prune(at);
+      return "ok";
+    },
+  };
+}
