@@ -5,6 +5,7 @@
  */
 import denoJson from "./deno.json" with { type: "json" };
 import { UsageError } from "./src/cli/usage_error.ts";
+import { simulateCommand } from "./src/simulator/simulate_command.ts";
 
 /** The line printed with `--help` and after every usage error. */
 export const USAGE =
@@ -31,7 +32,7 @@ function notYet(issue: number): Command {
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   run: notYet(3),
-  simulate: notYet(2),
+  simulate: simulateCommand,
   demo: notYet(3),
   status: notYet(5),
 };

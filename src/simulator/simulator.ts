@@ -1,0 +1,139 @@
+/**
+ * A local Kite on one origin: the login form (kite.zerodha.com), the REST API
+ * (api.kite.trade), the ticker (ws.kite.trade, at `/ws`) and `/_sim/*` controls. The
+ * official `kiteconnect` client works against it unmodified.
+ *
+ * @example
+ * ```ts
+ * await using sim = await startSimulator({ apiKey, apiSecret, userId, password, redirectUrl });
+ * const kc = new KiteConnect({ api_key: apiKey, root: sim.url });
+ * ```
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { controlRoutes, type PeerEnv } from "./control_routes.ts";
+import { kiteErrorResponse } from "./kite_error.ts";
+import { loginRoutes } from "./login_routes.ts";
+import { Market } from "./market.ts";
+import { restRoutes } from "./rest_routes.ts";
+import { SessionStore } from "./session_store.ts";
+import { TickerHub, type TickerStats } from "./ticker_hub.ts";
+
+/** How to start a simulator. */
+export interface SimulatorOptions {
+  readonly apiKey: string;
+  readonly apiSecret: string;
+  /** The only user who can log in, and the profile's user_id. */
+  readonly userId: string;
+  readonly password: string;
+  /** The app's redirect URL: where a good login sends the browser. */
+  readonly redirectUrl: string;
+  /** Defaults to 127.0.0.1. */
+  readonly hostname?: string;
+  /** Defaults to 0: any free port. */
+  readonly port?: number;
+  /** Tick cadence; defaults to 250 ms. */
+  readonly tickMs?: number;
+  /** Heartbeat cadence; defaults to 1000 ms, as Kite's. */
+  readonly heartbeatMs?: number;
+  /** Epoch milliseconds for request token expiry, login_time and tick timestamps. */
+  readonly clock?: { now(): number };
+  /** The profile's user_name; defaults to "Kite Simulator". */
+  readonly userName?: string;
+}
+
+/** Counters and subscriptions of the simulator's ticker. */
+export type SimulatorStats = TickerStats;
+
+/** A running simulator. */
+export interface Simulator extends AsyncDisposable {
+  /** `http://HOST:PORT`: login, REST and control routes. */
+  readonly url: string;
+  /** `ws://HOST:PORT/ws`: the ticker. */
+  readonly tickerUrl: string;
+  /** A live access token for the user, without the browser (as `POST /_sim/session`). */
+  issueAccessToken(): string;
+  /** What `GET /_sim/stats` reports. */
+  stats(): SimulatorStats;
+  /** Closes the server, every socket and every timer. */
+  close(): Promise<void>;
+}
+
+function positive(value: number, what: string): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`Failed to start simulator: ${what} must be positive, got ${value}`);
+  }
+  return value;
+}
+
+function originOf(addr: Deno.NetAddr): string {
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  return `${host}:${addr.port}`;
+}
+
+/** Starts a simulator and resolves once it accepts connections. */
+export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
+  const clock = options.clock ?? Date;
+  const now = () => clock.now();
+  const sessions = new SessionStore({
+    apiKey: options.apiKey,
+    apiSecret: options.apiSecret,
+    now,
+  });
+  const hub = new TickerHub({
+    sessions,
+    market: new Market({ now }),
+    tickMs: positive(options.tickMs ?? 250, "tickMs"),
+    heartbeatMs: positive(options.heartbeatMs ?? 1000, "heartbeatMs"),
+  });
+  const app = new Hono<{ Bindings: PeerEnv }>();
+  app.route("/", loginRoutes({ ...options, sessions }));
+  app.route(
+    "/",
+    restRoutes({
+      apiKey: options.apiKey,
+      userId: options.userId,
+      userName: options.userName ?? "Kite Simulator",
+      sessions,
+      now,
+    }),
+  );
+  app.route("/", controlRoutes({ sessions, hub }));
+  app.get("/ws", (c) => hub.upgrade(c.req.raw));
+  app.get("/ws/", (c) => hub.upgrade(c.req.raw));
+  app.notFound(() => kiteErrorResponse(404, "GeneralException", { message: "Route not found." }));
+  app.onError(function renderError(error) {
+    if (error instanceof HTTPException) return error.getResponse();
+    return kiteErrorResponse(500, "GeneralException", { message: "Internal error." });
+  });
+
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    const listening = Promise.withResolvers<void>();
+    server = Deno.serve({
+      hostname: options.hostname ?? "127.0.0.1",
+      port: options.port ?? 0,
+      onListen: () => listening.resolve(),
+    }, (request, info) => app.fetch(request, info));
+    await listening.promise;
+  } catch (error: unknown) {
+    await hub.close();
+    throw error;
+  }
+  const origin = originOf(server.addr);
+  let closed: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    await hub.close();
+    await server.shutdown();
+  }
+  return {
+    url: `http://${origin}`,
+    tickerUrl: `ws://${origin}/ws`,
+    issueAccessToken: () => sessions.issueAccessToken(),
+    stats: () => hub.stats(),
+    close: () => closed ??= close(),
+    [Symbol.asyncDispose]: () => closed ??= close(),
+  };
+}
