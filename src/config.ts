@@ -1,0 +1,325 @@
+/**
+ * The daemon's configuration: the parsed `.env` values and the environment in, a frozen
+ * {@linkcode Config} out. Pure: reading the file and the environment is the caller's job.
+ *
+ * The environment wins over the file for every key but the access token, which rotates and
+ * is only ever read from the file ({@linkcode readToken}); `--listen` wins over both.
+ *
+ * @module
+ */
+import type { Mode } from "./kite/packets.ts";
+import { DEFAULT_INSTRUMENTS } from "./kite/instruments.ts";
+import { type TokenKey, tokenKeyIn } from "./env_file.ts";
+
+/** Bad or missing configuration; the CLI prints the (single-line) message and exits 2. */
+export class ConfigError extends Error {
+  /** Builds the error; `message` names the variable and where to fix it. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Everything the daemon needs that does not change while it runs (the token does). */
+export interface Config {
+  /** The `.env` path, as given. */
+  readonly envFile: string;
+  readonly apiKey: string;
+  /** Secret: never log it. */
+  readonly apiSecret: string;
+  /** When set, a token that belongs to another Kite user is refused. */
+  readonly userId?: string;
+  /** REST root without a trailing slash, e.g. `https://api.kite.trade`. */
+  readonly apiRoot: string;
+  readonly loginUrl: string;
+  readonly tickerUrl: string;
+  readonly listen: { readonly hostname: string; readonly port: number };
+  /**
+   * The origin (maybe with a path prefix, no trailing slash) a browser uses to reach us; the
+   * login callback is built on it. When not configured it is derived from `listen`, with a
+   * wildcard host shown as loopback; with port 0 the caller should derive it from the
+   * bound port instead.
+   */
+  readonly publicUrl: string;
+  /** Instrument tokens to subscribe, deduplicated, in the order given. */
+  readonly instruments: readonly number[];
+  readonly mode: Mode;
+  /** When Kite is expected to expire the day's token, IST (UTC+05:30, no DST). */
+  readonly tokenExpiry: { readonly hour: number; readonly minute: number };
+  /** What a well-formed access token looks like. */
+  readonly tokenPattern: RegExp;
+  /** The key the file keeps the token under (pass it to `writeToken`). */
+  readonly tokenKey: TokenKey;
+  readonly backoffBaseMs: number;
+  readonly backoffCapMs: number;
+  /** No data (ticks or heartbeats) for this long means the socket is stalled. */
+  readonly stallMs: number;
+  /** Things worth telling the operator that do not stop the daemon. */
+  readonly warnings: readonly string[];
+}
+
+/** What {@linkcode readToken} found; `detail` never contains the token. */
+export type TokenRead =
+  | { readonly kind: "valid"; readonly token: string; readonly key: TokenKey }
+  | { readonly kind: "absent" }
+  | { readonly kind: "invalid"; readonly key: TokenKey; readonly detail: string };
+
+/** Options for {@linkcode loadConfig}. */
+export interface LoadConfigOptions {
+  /** The process environment (e.g. `Deno.env.toObject()`). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The `.env` path, for messages (pass it absolute so the operator knows which file). */
+  envFile: string;
+  /** The `--listen` flag, which wins over `KITEKEEPER_LISTEN`. */
+  listen?: string;
+}
+
+interface Found {
+  readonly name: string;
+  readonly value: string;
+  /** For messages: "in the environment", "in /path/.env", "from --listen". */
+  readonly where: string;
+}
+
+const DEFAULTS = {
+  KITE_API_ROOT: "https://api.kite.trade",
+  KITE_LOGIN_URL: "https://kite.zerodha.com/connect/login",
+  KITE_TICKER_URL: "wss://ws.kite.trade",
+  KITEKEEPER_LISTEN: "127.0.0.1:8000",
+  KITEKEEPER_INSTRUMENTS: DEFAULT_INSTRUMENTS.join(","),
+  KITEKEEPER_MODE: "full",
+  KITEKEEPER_TOKEN_EXPIRY: "06:00",
+  KITEKEEPER_TOKEN_PATTERN: "^[A-Za-z0-9]{32}$",
+  KITEKEEPER_BACKOFF_BASE_MS: "250",
+  KITEKEEPER_BACKOFF_CAP_MS: "30000",
+  KITEKEEPER_STALL_MS: "5000",
+} as const;
+
+/** The seed setup's names, still accepted. */
+const ALIASES: Readonly<Record<string, string>> = {
+  KITE_API_KEY: "ZERODHA_API_KEY",
+  KITE_API_SECRET: "ZERODHA_API_SECRET",
+};
+
+const MODES: readonly Mode[] = ["ltp", "quote", "full"];
+const MAX_INSTRUMENTS = 3000;
+const MAX_INSTRUMENT_TOKEN = 0xffffffff;
+
+function invalid(found: Found, detail: string): ConfigError {
+  return new ConfigError(`Invalid ${found.name} ${found.where}: ${detail}`);
+}
+
+function parseListen(found: Found): { hostname: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(found.value);
+  const hostname = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (hostname === undefined || !Number.isInteger(port) || port > 65535) {
+    throw invalid(found, `"${found.value}" is not HOST:PORT`);
+  }
+  return { hostname, port };
+}
+
+function derivedPublicUrl(listen: { hostname: string; port: number }): string {
+  // A browser cannot be sent to a wildcard address; loopback is where it reaches us.
+  const host = listen.hostname === "0.0.0.0"
+    ? "127.0.0.1"
+    : listen.hostname === "::"
+    ? "::1"
+    : listen.hostname;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${listen.port}`;
+}
+
+function parseUrl(found: Found, protocols: readonly string[]): string {
+  let url: URL;
+  try {
+    url = new URL(found.value);
+  } catch {
+    throw invalid(found, `not a URL (expected ${protocols.join(" or ")})`);
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw invalid(found, `expected a ${protocols.join(" or ")} URL, got ${url.protocol}`);
+  }
+  return found.value;
+}
+
+function parseInstruments(found: Found): number[] {
+  const parts = found.value.split(",").map((part) => part.trim()).filter((part) => part !== "");
+  if (parts.length === 0) throw invalid(found, "no instrument tokens");
+  const tokens: number[] = [];
+  for (const part of parts) {
+    const token = /^\d+$/.test(part) ? Number(part) : NaN;
+    if (!(token > 0 && token <= MAX_INSTRUMENT_TOKEN)) {
+      throw invalid(found, `"${part}" is not an instrument token (a positive integer)`);
+    }
+    if (!tokens.includes(token)) tokens.push(token);
+  }
+  if (tokens.length > MAX_INSTRUMENTS) {
+    throw invalid(found, `${tokens.length} instruments; Kite allows ${MAX_INSTRUMENTS} a socket`);
+  }
+  return tokens;
+}
+
+function parseMode(found: Found): Mode {
+  const mode = MODES.find((candidate) => candidate === found.value.trim().toLowerCase());
+  if (mode === undefined) throw invalid(found, `"${found.value}" is not ltp, quote or full`);
+  return mode;
+}
+
+function parseClock(found: Found): { hour: number; minute: number } {
+  const match = /^(\d{1,2}):(\d{2})$/.exec(found.value.trim());
+  const hour = Number(match?.[1]);
+  const minute = Number(match?.[2]);
+  if (match === null || hour > 23 || minute > 59) {
+    throw invalid(found, `"${found.value}" is not a 24-hour HH:MM time`);
+  }
+  return { hour, minute };
+}
+
+function parsePattern(found: Found): RegExp {
+  try {
+    return new RegExp(found.value);
+  } catch (error: unknown) {
+    throw invalid(found, error instanceof Error ? error.message : String(error));
+  }
+}
+
+function parseMilliseconds(found: Found): number {
+  const value = /^\d+$/.test(found.value.trim()) ? Number(found.value.trim()) : NaN;
+  if (!(value >= 1 && Number.isSafeInteger(value))) {
+    throw invalid(found, `"${found.value}" is not a positive whole number of milliseconds`);
+  }
+  return value;
+}
+
+function deepFreeze<T extends object>(value: T): Readonly<T> {
+  for (const inner of Object.values(value)) {
+    // A frozen RegExp cannot update lastIndex; ours has no g/y flag, but leave it be.
+    if (typeof inner === "object" && inner !== null && !(inner instanceof RegExp)) {
+      deepFreeze(inner);
+    }
+  }
+  return Object.freeze(value);
+}
+
+/**
+ * Builds the {@linkcode Config} from the parsed `.env` values and the environment. An empty
+ * value counts as unset. Throws {@linkcode ConfigError} naming the variable and where it was
+ * found (or where to set it) for a missing API key or secret and for any malformed value.
+ *
+ * @example
+ * ```ts
+ * const file = await readEnvFile(path);
+ * const config = loadConfig(file.kind === "ok" ? file.values : {}, {
+ *   env: Deno.env.toObject(),
+ *   envFile: path,
+ * });
+ * ```
+ */
+export function loadConfig(
+  fileValues: Readonly<Record<string, string>>,
+  options: LoadConfigOptions,
+): Config {
+  const { env, envFile } = options;
+  const warnings: string[] = [];
+
+  function lookup(name: string): Found | undefined {
+    const names = ALIASES[name] === undefined ? [name] : [name, ALIASES[name]];
+    for (const candidate of names) {
+      const value = env[candidate];
+      if (value !== undefined && value !== "") {
+        return { name: candidate, value, where: "in the environment" };
+      }
+    }
+    for (const candidate of names) {
+      const value = fileValues[candidate];
+      if (value !== undefined && value !== "") {
+        return { name: candidate, value, where: `in ${envFile}` };
+      }
+    }
+    return undefined;
+  }
+  function required(name: string): string {
+    const found = lookup(name);
+    if (found === undefined) {
+      throw new ConfigError(`Missing ${name}: set it in ${envFile} or the environment`);
+    }
+    return found.value;
+  }
+  function withDefault(name: keyof typeof DEFAULTS): Found {
+    return lookup(name) ?? { name, value: DEFAULTS[name], where: "(the default)" };
+  }
+
+  const apiKey = required("KITE_API_KEY");
+  const apiSecret = required("KITE_API_SECRET");
+  const userId = lookup("KITE_USER_ID")?.value.trim();
+  const listen = parseListen(
+    options.listen === undefined
+      ? withDefault("KITEKEEPER_LISTEN")
+      : { name: "--listen", value: options.listen, where: "on the command line" },
+  );
+  const publicFound = lookup("KITEKEEPER_PUBLIC_URL");
+  const publicUrl = publicFound === undefined
+    ? derivedPublicUrl(listen)
+    : parseUrl(publicFound, ["http:", "https:"]).replace(/\/+$/, "");
+  const backoffBaseMs = parseMilliseconds(withDefault("KITEKEEPER_BACKOFF_BASE_MS"));
+  const capFound = withDefault("KITEKEEPER_BACKOFF_CAP_MS");
+  const backoffCapMs = parseMilliseconds(capFound);
+  if (backoffCapMs < backoffBaseMs) {
+    throw invalid(capFound, `${backoffCapMs} is below the backoff base (${backoffBaseMs})`);
+  }
+  for (const name of ["KITE_ACCESS_TOKEN", "ZERODHA_ACCESS_TOKEN"]) {
+    if ((env[name] ?? "") !== "") {
+      warnings.push(`${name} in the environment is ignored: the token is read from ${envFile}`);
+    }
+  }
+
+  return deepFreeze({
+    envFile,
+    apiKey,
+    apiSecret,
+    ...(userId === undefined || userId === "" ? {} : { userId }),
+    apiRoot: parseUrl(withDefault("KITE_API_ROOT"), ["http:", "https:"]).replace(/\/+$/, ""),
+    loginUrl: parseUrl(withDefault("KITE_LOGIN_URL"), ["http:", "https:"]),
+    tickerUrl: parseUrl(withDefault("KITE_TICKER_URL"), ["ws:", "wss:"]),
+    listen,
+    publicUrl,
+    instruments: parseInstruments(withDefault("KITEKEEPER_INSTRUMENTS")),
+    mode: parseMode(withDefault("KITEKEEPER_MODE")),
+    tokenExpiry: parseClock(withDefault("KITEKEEPER_TOKEN_EXPIRY")),
+    tokenPattern: parsePattern(withDefault("KITEKEEPER_TOKEN_PATTERN")),
+    tokenKey: tokenKeyIn(fileValues),
+    backoffBaseMs,
+    backoffCapMs,
+    stallMs: parseMilliseconds(withDefault("KITEKEEPER_STALL_MS")),
+    warnings,
+  });
+}
+
+/**
+ * The access token in the parsed `.env` values, checked against `pattern`. The key is the
+ * first of `KITE_ACCESS_TOKEN`, `ZERODHA_ACCESS_TOKEN` that has a value. An `invalid`
+ * result's `detail` describes the value (length, whitespace) without quoting it.
+ *
+ * @example
+ * ```ts
+ * const read = readToken(values, config.tokenPattern);
+ * if (read.kind === "valid") actor.send({ type: "TokenLoaded", token: read.token, source: "file" });
+ * ```
+ */
+export function readToken(
+  fileValues: Readonly<Record<string, string>>,
+  pattern: RegExp,
+): TokenRead {
+  const key = tokenKeyIn(fileValues);
+  const token = fileValues[key];
+  if (token === undefined) return { kind: "absent" };
+  if (token === "") return { kind: "invalid", key, detail: `${key} is empty` };
+  pattern.lastIndex = 0;
+  if (pattern.test(token)) return { kind: "valid", token, key };
+  const hint = /\s/.test(token) ? " (it contains whitespace)" : "";
+  return {
+    kind: "invalid",
+    key,
+    detail: `${key} is ${token.length} characters${hint}; expected ${pattern.source}`,
+  };
+}

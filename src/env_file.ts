@@ -1,0 +1,306 @@
+/**
+ * The `.env` file: parse it with the real dotenv parser, read it without throwing, and
+ * update the access token atomically while keeping every other byte.
+ *
+ * @module
+ */
+import { parse } from "dotenv";
+import { basename, dirname, resolve } from "node:path";
+
+/** What {@linkcode readEnvFile} found. `text` is the file as read (BOM included). */
+export type EnvReadResult =
+  | {
+    readonly kind: "ok";
+    readonly values: Readonly<Record<string, string>>;
+    readonly text: string;
+  }
+  | { readonly kind: "missing" }
+  | { readonly kind: "unreadable"; readonly detail: string };
+
+/** The keys the access token may live under, in order of preference. */
+export const TOKEN_KEYS = Object.freeze(["KITE_ACCESS_TOKEN", "ZERODHA_ACCESS_TOKEN"] as const);
+
+/** One of {@linkcode TOKEN_KEYS}. */
+export type TokenKey = typeof TOKEN_KEYS[number];
+
+/** What {@linkcode writeToken} did. */
+export type WriteResult = "written" | "unchanged";
+
+const BOM = "\uFEFF";
+const MAX_SYMLINK_HOPS = 40;
+// A .env line holds the token verbatim (quoted or not), so it must not carry what ends,
+// quotes, escapes or comments a value.
+const WRITABLE_TOKEN = /^[^\s"'`#\\]+$/;
+
+// Linux errno values Deno reports only as "(os error N)", without a code.
+const ERRNO_NAMES: Readonly<Record<string, string>> = {
+  1: "EPERM",
+  2: "ENOENT",
+  5: "EIO",
+  13: "EACCES",
+  20: "ENOTDIR",
+  21: "EISDIR",
+  27: "EFBIG",
+  28: "ENOSPC",
+  30: "EROFS",
+  36: "ENAMETOOLONG",
+  122: "EDQUOT",
+};
+
+/** A short name for an I/O error (`EACCES`), which never carries file content. */
+function errorCode(error: unknown): string {
+  if (!(error instanceof Error)) return "unknown error";
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && code !== "") return code;
+  const errno = /\(os error (\d+)\)/.exec(error.message)?.[1];
+  if (errno !== undefined) return ERRNO_NAMES[errno] ?? `os error ${errno}`;
+  return error.name;
+}
+
+function hexRandom(bytes: number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)))
+    .map((byte) => byte.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * Follows `path` through symlinks (each hop resolved against the link's directory) to the
+ * path that holds the bytes, which need not exist yet.
+ */
+async function resolveLinks(path: string): Promise<string> {
+  let current = resolve(path);
+  for (let hop = 0; hop < MAX_SYMLINK_HOPS; hop++) {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(current);
+    } catch (error: unknown) {
+      if (error instanceof Deno.errors.NotFound) return current;
+      throw error;
+    }
+    if (!info.isSymlink) return current;
+    current = resolve(dirname(current), await Deno.readLink(current));
+  }
+  throw Object.assign(new Error("Too many levels of symbolic links"), { code: "ELOOP" });
+}
+
+/** Decodes UTF-8 keeping a BOM; throws (code EILSEQ) rather than alter a stray byte on rewrite. */
+function decodeExact(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw Object.assign(new Error("The file is not valid UTF-8"), { code: "EILSEQ" });
+  }
+}
+
+/** Splits `text` into lines, each keeping its own terminator. */
+function splitLines(text: string): string[] {
+  return text.match(/[^\r\n]*(?:\r\n|\n|\r)|[^\r\n]+$/g) ?? [];
+}
+
+/** `line` with `key`'s value replaced by `token`, keeping prefix, quotes and comment; else null. */
+function replaceValue(line: string, key: string, token: string): string | null {
+  const match = new RegExp(`^(\\s*(?:export\\s+)?${escapeRegExp(key)}\\s*=[ \\t]*)(.*)$`, "s")
+    .exec(line);
+  if (match === null) return null;
+  const prefix = match[1] ?? "";
+  const rest = match[2] ?? "";
+  const eol = /(?:\r\n|\n|\r)$/.exec(rest)?.[0] ?? "";
+  const body = rest.slice(0, rest.length - eol.length);
+  const quote = body[0];
+  if (quote === '"' || quote === "'" || quote === "`") {
+    const close = body.indexOf(quote, 1);
+    if (close !== -1) return prefix + quote + token + quote + body.slice(close + 1) + eol;
+  }
+  // Unquoted: the value runs to a `#`; keep the spacing before the comment.
+  const hash = body.indexOf("#");
+  const valueEnd = hash === -1 ? body.length : hash;
+  const spacing = /\s*$/.exec(body.slice(0, valueEnd))?.[0] ?? "";
+  return prefix + token + spacing + body.slice(valueEnd) + eol;
+}
+
+/** Replaces the last line that sets `key` (the one dotenv keeps); null when none does. */
+function replaceLastAssignment(text: string, key: string, token: string): string | null {
+  const hasBom = text.startsWith(BOM);
+  const lines = splitLines(hasBom ? text.slice(1) : text);
+  for (let index = lines.length - 1; index >= 0; index--) {
+    const replaced = replaceValue(lines[index] ?? "", key, token);
+    if (replaced !== null) {
+      lines[index] = replaced;
+      return (hasBom ? BOM : "") + lines.join("");
+    }
+  }
+  return null;
+}
+
+/** Appends `key=token` in the file's line-ending style, ending the way the file ended. */
+function appendAssignment(text: string, key: string, token: string): string {
+  const eol = text.includes("\r\n") ? "\r\n" : "\n";
+  const body = text.startsWith(BOM) ? text.slice(1) : text;
+  if (body === "") return `${text}${key}=${token}${eol}`;
+  if (/[\r\n]$/.test(body)) return `${text}${key}=${token}${eol}`;
+  return `${text}${eol}${key}=${token}`;
+}
+
+/** True when `after` parses to `before` with only `key` set to `token`. */
+function changesOnly(
+  before: Record<string, string>,
+  after: string,
+  key: string,
+  token: string,
+): boolean {
+  const expected: Record<string, string> = { ...before, [key]: token };
+  const actual = parseEnv(after);
+  const keys = new Set([...Object.keys(expected), ...Object.keys(actual)]);
+  for (const name of keys) {
+    if (expected[name] !== actual[name]) return false;
+  }
+  return true;
+}
+
+/**
+ * Parses `.env` text with the dotenv parser: `KEY=value` lines, `export ` prefixes, single,
+ * double and backtick quotes (`\n` expands inside double quotes), `#` comments, CRLF and a
+ * leading BOM; a repeated key keeps its last value.
+ *
+ * @example
+ * ```ts
+ * parseEnv('export KITE_API_KEY="k" # mine\n'); // { KITE_API_KEY: "k" }
+ * ```
+ */
+export function parseEnv(text: string): Record<string, string> {
+  return parse(text.startsWith(BOM) ? text.slice(1) : text);
+}
+
+/**
+ * The key the token is read from and written to: the first of {@linkcode TOKEN_KEYS} with a
+ * value, else the first present (empty), else `KITE_ACCESS_TOKEN`.
+ */
+export function tokenKeyIn(values: Readonly<Record<string, string>>): TokenKey {
+  return TOKEN_KEYS.find((key) => (values[key] ?? "") !== "") ??
+    TOKEN_KEYS.find((key) => values[key] !== undefined) ?? "KITE_ACCESS_TOKEN";
+}
+
+/**
+ * Reads and parses the `.env` at `path`. Never throws for I/O: a missing file (or dangling
+ * symlink) is `missing`; a permission error, a directory and the like are `unreadable` with
+ * the error code as `detail`.
+ */
+export async function readEnvFile(path: string): Promise<EnvReadResult> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error: unknown) {
+    if (error instanceof Deno.errors.NotFound) return { kind: "missing" };
+    return { kind: "unreadable", detail: errorCode(error) };
+  }
+  // Not fatal: a stray byte elsewhere must not hide the token.
+  const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
+  return { kind: "ok", values: Object.freeze(parseEnv(text)), text };
+}
+
+/**
+ * Stores `token` in the `.env` at `path`, atomically: the token's line is replaced (the last
+ * one setting `options.key`, default {@linkcode tokenKeyIn} the file, keeping its `export `
+ * prefix, quotes and trailing comment), or `KITE_ACCESS_TOKEN=…` is appended when no line
+ * sets it; every other byte (comments, order, CRLF, BOM, a missing final newline) is kept.
+ * A missing file is created. Returns `"unchanged"` without touching the file when it already
+ * holds `token`.
+ *
+ * The new content goes to a temp file beside the target, is fsynced, chmod 0600, and renamed
+ * over the target; the directory is then fsynced. When `path` is a symlink, the file it
+ * points to is replaced and the link is kept. On failure the temp file is removed and the
+ * error is `Error("Failed to write .env: <code>")`, never naming the token.
+ *
+ * @example
+ * ```ts
+ * await writeToken("/srv/kitekeeper/.env", accessToken); // "written"
+ * ```
+ */
+export async function writeToken(
+  path: string,
+  token: string,
+  options: { key?: string } = {},
+): Promise<WriteResult> {
+  if (!WRITABLE_TOKEN.test(token)) {
+    throw new TypeError("Failed to write .env: the token has characters a .env value cannot hold");
+  }
+  let target: string;
+  let text: string;
+  try {
+    target = await resolveLinks(path);
+    const bytes = await Deno.readFile(target).catch((error: unknown) => {
+      if (error instanceof Deno.errors.NotFound) return new Uint8Array();
+      throw error;
+    });
+    text = decodeExact(bytes);
+  } catch (error: unknown) {
+    throw new Error(`Failed to write .env: ${errorCode(error)}`, { cause: error });
+  }
+  const before = parseEnv(text);
+  const key = options.key ?? tokenKeyIn(before);
+  if (before[key] === token) return "unchanged";
+
+  let next = replaceLastAssignment(text, key, token);
+  // A line that only looks like an assignment (inside a multi-line value, say) must not be
+  // edited: appending a later assignment is always right, because the last one wins.
+  if (next === null || !changesOnly(before, next, key, token)) {
+    next = appendAssignment(text, key, token);
+  }
+  if (!changesOnly(before, next, key, token)) {
+    throw new Error(`Failed to write .env: cannot express ${key} in this file`);
+  }
+
+  const directory = dirname(target);
+  const temp = `${directory}/${basename(target)}.tmp-${hexRandom(6)}`;
+  let created = false;
+  try {
+    const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
+    created = true;
+    try {
+      const bytes = new TextEncoder().encode(next);
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.chmod(temp, 0o600);
+    await Deno.rename(temp, target);
+    created = false;
+  } catch (error: unknown) {
+    if (created) await Deno.remove(temp).catch(() => {});
+    throw new Error(`Failed to write .env: ${errorCode(error)}`, { cause: error });
+  }
+  await syncDirectory(directory);
+  return "written";
+}
+
+/** Makes the rename durable; best effort, since not every platform lets a directory be opened. */
+async function syncDirectory(directory: string): Promise<void> {
+  try {
+    using handle = await Deno.open(directory, { read: true });
+    await handle.sync();
+  } catch {
+    // The rename is done; losing it on a power cut leaves the old token, which re-login fixes.
+  }
+}
+
+/**
+ * A warning when the `.env` at `path` can be read or written by group or others (it holds
+ * the API secret and the access token); null when it cannot, or does not exist.
+ */
+export async function checkEnvFileMode(path: string): Promise<string | null> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch {
+    return null;
+  }
+  if (info.mode === null || (info.mode & 0o066) === 0) return null;
+  const mode = (info.mode & 0o777).toString(8).padStart(4, "0");
+  return `${path} is accessible to group or others (mode ${mode}); run chmod 600 ${path}`;
+}
