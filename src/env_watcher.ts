@@ -5,17 +5,12 @@
  *
  * @module
  */
+import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import { dirname, resolve } from "node:path";
 import { type EnvReadResult, readEnvFile } from "./env_file.ts";
 
-/**
- * The timer functions the watcher uses; injectable so a test can drive them (a `Clock` from
- * `clock.ts` fits).
- */
-export interface WatcherTimers {
-  setTimeout(fn: () => void, ms: number): number;
-  clearTimeout(id: number): void;
-}
+/** The timer functions the watcher uses; injectable so a test can drive them. */
+export type WatcherTimers = Pick<Clock, "setTimeout" | "clearTimeout">;
 
 /** Options for {@linkcode watchEnvFile}. */
 export interface WatchEnvFileOptions {
@@ -42,14 +37,6 @@ export interface EnvWatcher extends AsyncDisposable {
 }
 
 const MAX_SYMLINK_HOPS = 40;
-
-function globalTimers(): WatcherTimers {
-  return {
-    // Deno's setTimeout returns a number; the cast quiets @types/node, which dotenv pulls in.
-    setTimeout: (fn, ms) => setTimeout(fn, ms) as unknown as number,
-    clearTimeout: (id) => clearTimeout(id),
-  };
-}
 
 /** `path` and each symlink it leads through, ending at the path that holds the bytes. */
 async function linkChain(path: string): Promise<string[]> {
@@ -110,12 +97,12 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
   const absolute = resolve(path);
   const debounceMs = options.debounceMs ?? 50;
   const retryMs = options.retryMs ?? 1000;
-  const timers = options.timers ?? globalTimers();
+  const timers = options.timers ?? systemClock();
 
   let closed = false;
   let osWatcher: Deno.FsWatcher | undefined;
-  let debounceTimer: number | undefined;
-  let retryTimer: { id: number; resolve: () => void } | undefined;
+  let debounceTimer: TimerId | undefined;
+  let retryTimer: { id: TimerId; resolve: () => void } | undefined;
   let reading: Promise<void> | undefined;
   let readAgain = false;
   let lastKey: string | undefined;
