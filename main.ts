@@ -5,7 +5,6 @@
  */
 import denoJson from "./deno.json" with { type: "json" };
 import { UsageError } from "./src/cli/usage_error.ts";
-import { simulateCommand } from "./src/simulator/simulate_command.ts";
 
 /** The line printed with `--help` and after every usage error. */
 export const USAGE =
@@ -30,11 +29,13 @@ function notYet(issue: number): Command {
   };
 }
 
-const COMMANDS: Readonly<Record<string, Command>> = {
-  run: notYet(3),
-  simulate: simulateCommand,
-  demo: notYet(3),
-  status: notYet(5),
+// Loaded on demand: `simulate` runs with --allow-net only, and the official client the daemon
+// imports reads the environment as it loads.
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  run: async () => (await import("./src/cli/run_command.ts")).runCommand,
+  simulate: async () => (await import("./src/simulator/simulate_command.ts")).simulateCommand,
+  demo: () => Promise.resolve(notYet(3)),
+  status: () => Promise.resolve(notYet(5)),
 };
 
 /** Runs the command line `args` and returns the process exit code. */
@@ -48,13 +49,14 @@ export async function main(args: readonly string[]): Promise<number> {
     console.log(`kitekeeper ${denoJson.version}`);
     return 0;
   }
-  const command = first === undefined ? undefined : COMMANDS[first];
-  if (command === undefined) {
+  const load = first === undefined ? undefined : COMMANDS[first];
+  if (load === undefined) {
     console.error(first === undefined ? "Missing subcommand" : `Unknown subcommand "${first}"`);
     console.error(USAGE);
     return 2;
   }
   try {
+    const command = await load();
     return await command(rest);
   } catch (error: unknown) {
     if (!(error instanceof UsageError)) throw error;

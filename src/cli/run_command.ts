@@ -1,0 +1,74 @@
+/**
+ * `kitekeeper run`: load the configuration, start the daemon, serve until SIGINT/SIGTERM,
+ * re-read `.env` on SIGHUP.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import denoJson from "../../deno.json" with { type: "json" };
+import { type Config, ConfigError, loadConfig } from "../config.ts";
+import { checkEnvFileMode, readEnvFile } from "../env_file.ts";
+import { startDaemon } from "../daemon.ts";
+import { parseFlags, stringFlag } from "./parse_flags.ts";
+
+/** Reads `.env` and the environment into a Config; a ConfigError names what is wrong. */
+export async function loadConfigFrom(
+  envFile: string,
+  options: { listen?: string; env?: Readonly<Record<string, string | undefined>> } = {},
+): Promise<Config> {
+  const read = await readEnvFile(envFile);
+  if (read.kind === "unreadable") {
+    throw new ConfigError(`Failed to read ${envFile}: ${read.detail}`);
+  }
+  return loadConfig(read.kind === "ok" ? read.values : {}, {
+    env: options.env ?? Deno.env.toObject(),
+    envFile,
+    ...(options.listen === undefined ? {} : { listen: options.listen }),
+  });
+}
+
+/** Waits for SIGINT or SIGTERM, calling `onHangup` on every SIGHUP meanwhile. */
+function untilTerminated(onHangup: () => void): Promise<Deno.Signal> {
+  const { promise, resolve: done } = Promise.withResolvers<Deno.Signal>();
+  const handlers = new Map<Deno.Signal, () => void>();
+  function cleanup(): void {
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  }
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    handlers.set(signal, () => {
+      cleanup();
+      done(signal);
+    });
+  }
+  handlers.set("SIGHUP", onHangup);
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  return promise;
+}
+
+/** Runs the daemon until a termination signal; returns the exit code. */
+export async function runCommand(args: readonly string[]): Promise<number> {
+  const flags = parseFlags(args, {
+    "env-file": { type: "string" },
+    listen: { type: "string" },
+  });
+  const envFile = resolve(stringFlag(flags, "env-file", { fallback: ".env" }));
+  let config: Config;
+  try {
+    const listen = flags["listen"];
+    config = await loadConfigFrom(envFile, typeof listen === "string" ? { listen } : {});
+  } catch (error: unknown) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return 2;
+  }
+  for (const warning of config.warnings) console.error(`warning: ${warning}`);
+  const modeWarning = await checkEnvFileMode(envFile);
+  if (modeWarning !== null) console.error(`warning: ${modeWarning}`);
+
+  const daemon = await startDaemon(config, { version: denoJson.version });
+  console.log(`kitekeeper listening on ${daemon.url}`);
+  const signal = await untilTerminated(() => void daemon.reload());
+  console.log(`Received ${signal}; shutting down`);
+  await daemon.close();
+  return 0;
+}
