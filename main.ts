@@ -16,7 +16,7 @@ Subcommands:
   run       --env-file PATH --listen HOST:PORT   the daemon: keeps the Kite feed live
   simulate  --listen HOST:PORT --api-key K --api-secret S --user-id U --password P
             --redirect-url URL [--tick-ms N]       a local Kite (login, REST, ticker)
-  demo      [--auto]                               the simulator and the daemon wired together
+  demo      [--listen HOST:PORT] [--auto [--cycle-s N]]  the simulator and the daemon wired together
   status    [--url URL] [--json]                   a summary of a running daemon's /status
 `;
 
@@ -34,7 +34,7 @@ function notYet(issue: number): Command {
 const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   run: async () => (await import("./src/cli/run_command.ts")).runCommand,
   simulate: async () => (await import("./src/simulator/simulate_command.ts")).simulateCommand,
-  demo: () => Promise.resolve(notYet(3)),
+  demo: async () => (await import("./src/cli/demo_command.ts")).demoCommand,
   status: () => Promise.resolve(notYet(5)),
 };
 
