@@ -28,6 +28,9 @@ export type WriteResult = "written" | "unchanged";
 
 const BOM = "\uFEFF";
 const MAX_SYMLINK_HOPS = 40;
+// A write takes milliseconds, so a temp file this old was left by a writer that died
+// between creating it and renaming it; a younger one may be another writer's, mid-write.
+const STALE_TEMP_MS = 60_000;
 // A .env line holds the token verbatim (quoted or not), so it must not carry what ends,
 // quotes, escapes or comments a value.
 const WRITABLE_TOKEN = /^[^\s"'`#\\]+$/;
@@ -214,6 +217,8 @@ export async function readEnvFile(path: string): Promise<EnvReadResult> {
  * over the target; the directory is then fsynced. When `path` is a symlink, the file it
  * points to is replaced and the link is kept. On failure the temp file is removed and the
  * error is `Error("Failed to write .env: <code>")`, never naming the token.
+ * A write also removes the target's temp files older than a minute, which only a writer
+ * killed between creating and renaming one leaves behind.
  *
  * @example
  * ```ts
@@ -255,7 +260,7 @@ export async function writeToken(
   }
 
   const directory = dirname(target);
-  const temp = `${directory}/${basename(target)}.tmp-${hexRandom(6)}`;
+  const temp = `${directory}/${tempPrefix(target)}${hexRandom(6)}`;
   let created = false;
   try {
     const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
@@ -276,7 +281,35 @@ export async function writeToken(
     throw new Error(`Failed to write .env: ${errorCode(error)}`, { cause: error });
   }
   await syncDirectory(directory);
+  await sweepStaleTemps(directory, tempPrefix(target));
   return "written";
+}
+
+/** The name of `target`'s temp files, before their 12 random hex digits. */
+function tempPrefix(target: string): string {
+  return `${basename(target)}.tmp-`;
+}
+
+/**
+ * Removes the temp files a killed writer left beside the target (they hold a token), once
+ * they are older than {@linkcode STALE_TEMP_MS}; best effort, the write is already done.
+ */
+async function sweepStaleTemps(directory: string, prefix: string): Promise<void> {
+  const ours = new RegExp(`^${escapeRegExp(prefix)}[0-9a-f]{12}$`);
+  try {
+    for await (const entry of Deno.readDir(directory)) {
+      if (!entry.isFile || !ours.test(entry.name)) continue;
+      const path = `${directory}/${entry.name}`;
+      try {
+        const mtime = (await Deno.lstat(path)).mtime?.getTime();
+        if (mtime !== undefined && Date.now() - mtime > STALE_TEMP_MS) await Deno.remove(path);
+      } catch {
+        // Gone already, or not ours to remove: leave it.
+      }
+    }
+  } catch {
+    // An unlistable directory keeps its leftovers; they cost only space.
+  }
 }
 
 /** Makes the rename durable; best effort, since not every platform lets a directory be opened. */
