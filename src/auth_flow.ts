@@ -28,8 +28,8 @@ export interface CallbackDeps {
   invalidate(token: string): Promise<boolean>;
   /** Writes the token into `.env`; rejects with `Failed to write .env: …`. */
   persist(token: string): Promise<void>;
-  /** Hands the new token to the lifecycle. */
-  deliver(session: KiteSession): void;
+  /** Hands the new token to the lifecycle; the redirect waits for it. */
+  deliver(session: KiteSession): Promise<void> | void;
   /** The pinned user, when one is set. */
   readonly pinnedUserId: string | undefined;
   /** What a Kite access token looks like. */
@@ -101,6 +101,6 @@ export async function completeLogin(
   } catch (error: unknown) {
     return refuse(500, "write_failed", error instanceof Error ? error.message : String(error));
   }
-  deps.deliver(session);
+  await deps.deliver(session);
   return { kind: "ok", userId: session.userId };
 }

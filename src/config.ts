@@ -7,9 +7,11 @@
  *
  * @module
  */
+import { dirname, isAbsolute, join } from "node:path";
 import type { Mode } from "./kite/packets.ts";
 import { DEFAULT_INSTRUMENTS } from "./kite/instruments.ts";
 import { type TokenKey, tokenKeyIn } from "./env_file.ts";
+import type { NotifyFormat, NotifyTarget } from "./notifier.ts";
 
 /** Bad or missing configuration; the CLI prints the (single-line) message and exits 2. */
 export class ConfigError extends Error {
@@ -29,6 +31,8 @@ export interface Config {
   readonly apiSecret: string;
   /** When set, a token that belongs to another Kite user is refused. */
   readonly userId?: string;
+  /** Secret: when set, every route but `/livez` and the login pair needs it as a bearer. */
+  readonly adminToken?: string;
   /** REST root without a trailing slash, e.g. `https://api.kite.trade`. */
   readonly apiRoot: string;
   readonly loginUrl: string;
@@ -54,6 +58,15 @@ export interface Config {
   readonly backoffCapMs: number;
   /** No data (ticks or heartbeats) for this long means the socket is stalled. */
   readonly stallMs: number;
+  /** Where login reminders go (`KITEKEEPER_NOTIFY_*`); the URL is a secret: log its origin. */
+  readonly notify?: NotifyTarget;
+  /**
+   * `KITEKEEPER_HOLIDAYS`: the trading-holidays file (a relative path is taken from the
+   * `.env`'s directory), or `null` for the built-in NSE 2026 list; `readHolidays` reads it.
+   */
+  readonly holidaysFile: string | null;
+  /** Warn when Live without ticks this long while NSE is open; `null` never warns. */
+  readonly noTicksWarnMs: number | null;
   /** Things worth telling the operator that do not stop the daemon. */
   readonly warnings: readonly string[];
 }
@@ -93,6 +106,7 @@ const DEFAULTS = {
   KITEKEEPER_BACKOFF_BASE_MS: "250",
   KITEKEEPER_BACKOFF_CAP_MS: "30000",
   KITEKEEPER_STALL_MS: "5000",
+  KITEKEEPER_NO_TICKS_WARN_MIN: "5",
 } as const;
 
 /** The seed setup's names, still accepted. */
@@ -191,6 +205,49 @@ function parseMilliseconds(found: Found): number {
   return value;
 }
 
+function parseAdminToken(found: Found | undefined): string | undefined {
+  if (found === undefined) return undefined;
+  // A guessable token on a login reachable from the internet is worse than none: refuse it.
+  const token = found.value.trim();
+  if (token.length < 16 || /\s/.test(token)) {
+    throw invalid(found, `${token.length} characters; use 16 or more without spaces`);
+  }
+  return token;
+}
+
+const NOTIFY_FORMATS: readonly NotifyFormat[] = ["json", "ntfy", "telegram", "slack"];
+
+function parseNotify(
+  lookup: (name: string) => Found | undefined,
+  envFile: string,
+): NotifyTarget | undefined {
+  const url = lookup("KITEKEEPER_NOTIFY_URL");
+  if (url === undefined) return undefined;
+  const found = lookup("KITEKEEPER_NOTIFY_FORMAT");
+  const format = NOTIFY_FORMATS.find((f) => f === (found?.value.trim().toLowerCase() ?? "json"));
+  if (format === undefined) {
+    throw invalid(found!, `"${found!.value}" is not json, ntfy, telegram or slack`);
+  }
+  const target = parseUrl(url, ["http:", "https:"]);
+  if (format !== "telegram") return { format, url: target } satisfies NotifyTarget;
+  const chatId = lookup("KITEKEEPER_TELEGRAM_CHAT_ID")?.value.trim();
+  if (chatId === undefined || chatId === "") {
+    throw new ConfigError(
+      `Missing KITEKEEPER_TELEGRAM_CHAT_ID (KITEKEEPER_NOTIFY_FORMAT is telegram): set it in ${envFile} or the environment`,
+    );
+  }
+  return { format, url: target, chatId } satisfies NotifyTarget;
+}
+
+/** Whole minutes ≥ 0 as ms; 0 turns the check off (`null`). */
+function parseWarnMinutes(found: Found): number | null {
+  const value = /^\d+$/.test(found.value.trim()) ? Number(found.value.trim()) : NaN;
+  if (!(value >= 0 && value <= 24 * 60)) {
+    throw invalid(found, `"${found.value}" is not a whole number of minutes (0 turns it off)`);
+  }
+  return value === 0 ? null : value * 60_000;
+}
+
 function deepFreeze<T extends object>(value: T): Readonly<T> {
   for (const inner of Object.values(value)) {
     // A frozen RegExp cannot update lastIndex; ours has no g/y flag, but leave it be.
@@ -252,6 +309,9 @@ export function loadConfig(
   const apiKey = required("KITE_API_KEY");
   const apiSecret = required("KITE_API_SECRET");
   const userId = lookup("KITE_USER_ID")?.value.trim();
+  const holidaysFile = lookup("KITEKEEPER_HOLIDAYS")?.value.trim();
+  const adminToken = parseAdminToken(lookup("KITEKEEPER_ADMIN_TOKEN"));
+  const notify = parseNotify(lookup, envFile);
   const listen = parseListen(
     options.listen === undefined
       ? withDefault("KITEKEEPER_LISTEN")
@@ -278,6 +338,8 @@ export function loadConfig(
     apiKey,
     apiSecret,
     ...(userId === undefined || userId === "" ? {} : { userId }),
+    ...(adminToken === undefined ? {} : { adminToken }),
+    ...(notify === undefined ? {} : { notify }),
     apiRoot: parseUrl(withDefault("KITE_API_ROOT"), ["http:", "https:"]).replace(/\/+$/, ""),
     loginUrl: parseUrl(withDefault("KITE_LOGIN_URL"), ["http:", "https:"]),
     tickerUrl: parseUrl(withDefault("KITE_TICKER_URL"), ["ws:", "wss:"]),
@@ -291,6 +353,12 @@ export function loadConfig(
     backoffBaseMs,
     backoffCapMs,
     stallMs: parseMilliseconds(withDefault("KITEKEEPER_STALL_MS")),
+    holidaysFile: holidaysFile === undefined || holidaysFile === ""
+      ? null
+      : isAbsolute(holidaysFile)
+      ? holidaysFile
+      : join(dirname(envFile), holidaysFile),
+    noTicksWarnMs: parseWarnMinutes(withDefault("KITEKEEPER_NO_TICKS_WARN_MIN")),
     warnings,
   });
 }

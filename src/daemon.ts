@@ -10,8 +10,11 @@ import { type Clock, systemClock } from "./clock.ts";
 import { type Config, readToken } from "./config.ts";
 import { type EnvReadResult, readEnvFile, writeToken } from "./env_file.ts";
 import { type EnvWatcher, watchEnvFile } from "./env_watcher.ts";
+import { createDaemonMetrics } from "./daemon_metrics.ts";
 import { createFeedStore, type FeedStore } from "./feed_store.ts";
 import { fingerprint } from "./fingerprint.ts";
+import { nseHolidays2026 } from "./holidays_nse_2026.ts";
+import type { Hono } from "hono";
 import { createApp } from "./http/app.ts";
 import { createLoginStates } from "./http/login_state.ts";
 import {
@@ -24,8 +27,13 @@ import { createTickerPort } from "./kite/ticker.ts";
 import { type Actor, createActor, type ProbeReport } from "./lifecycle/actor.ts";
 import type { TokenSource } from "./lifecycle/machine.ts";
 import { consoleLogger, type Logger, loginNeededBlock } from "./log.ts";
+import { marketPhase } from "./market_phase.ts";
+import { feedObservation } from "./quiet_feed.ts";
+import { watchQuietFeed } from "./quiet_feed_watch.ts";
+import { createNotifier } from "./notifier.ts";
 import type { StatusBody } from "./status_body.ts";
 import { renderStatus } from "./status_view.ts";
+import { createStreamHub, summarize } from "./stream_hub.ts";
 
 /** Options of {@linkcode startDaemon}. */
 export interface DaemonOptions {
@@ -35,8 +43,12 @@ export interface DaemonOptions {
   readonly log?: Logger;
   /** The ticker handshake's time limit; default 10 s. */
   readonly handshakeTimeoutMs?: number;
+  /** How long in-flight requests may take to finish on close; default 1.5 s. */
+  readonly shutdownGraceMs?: number;
   /** The .env watcher's quiet time; default 50 ms. */
   readonly debounceMs?: number;
+  /** Trading holidays for /status's market phase (`readHolidays`); default NSE 2026. */
+  readonly holidays?: ReadonlySet<string>;
 }
 
 /** A running kitekeeper. */
@@ -47,12 +59,32 @@ export interface Daemon extends AsyncDisposable {
   readonly loginUrl: string;
   readonly actor: Actor;
   readonly feed: FeedStore;
+  /** The HTTP app the server runs, for in-process requests: `daemon.app.request("/status")`. */
+  readonly app: Hono;
   /** The current /status body. */
   status(): StatusBody;
   /** Re-reads `.env` now (SIGHUP). */
   reload(): Promise<void>;
   /** Closes the socket, stops watching, finishes in-flight requests. */
   close(): Promise<void>;
+}
+
+// In-flight requests get this long to finish on close; SIGTERM must end within 2 s.
+const SHUTDOWN_GRACE_MS = 1_500;
+
+/** Lets in-flight requests finish, then drops whatever is left (a client that stopped reading). */
+async function shutdownWithin(
+  server: Deno.HttpServer,
+  abort: AbortController,
+  graceMs: number,
+): Promise<void> {
+  // A real timer on purpose: the grace is for real sockets, whatever clock the daemon runs on.
+  const deadline = setTimeout(() => abort.abort(), graceMs);
+  try {
+    await server.shutdown();
+  } finally {
+    clearTimeout(deadline);
+  }
 }
 
 function origin(hostname: string, port: number): string {
@@ -82,6 +114,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
         const at = clock.now();
         if (decoded.kind === "ticks") {
           feed.record(decoded.ticks, at);
+          streams.publish(decoded.ticks, at);
           if (decoded.errors > 0) {
             feed.countErrors(decoded.errors);
             log("warn", `Skipped ${decoded.errors} malformed part(s) of a binary message`);
@@ -120,7 +153,10 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       probe,
       clock,
       log,
-      notify: (reason) => log("warn", loginNeededBlock(reason, loginPath())),
+      notify(reason) {
+        log("warn", loginNeededBlock(reason, loginPath()));
+        notifier?.loginNeeded(reason); // Only queues: a slow webhook never holds the actor.
+      },
     },
     lifecycle: {
       subscriptions: { tokens: config.instruments, mode: config.mode },
@@ -133,12 +169,29 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     },
   });
 
+  const metrics = createDaemonMetrics(actor, { feed: () => feed.snapshot(), startedAt });
+  const streams = createStreamHub({ lifecycle: actor, summary: () => summarize(status()), clock });
+  const notifier = config.notify === undefined
+    ? undefined
+    : createNotifier(config.notify, { lifecycle: actor, loginUrl: loginPath, clock, log });
+
+  const holidays = options.holidays ?? nseHolidays2026();
+  const quiet = config.noTicksWarnMs === null
+    ? null
+    : watchQuietFeed(() => feedObservation(actor.snapshot(), feed.snapshot()), {
+      clock,
+      log,
+      holidays,
+      thresholdMs: config.noTicksWarnMs,
+    });
+
   // .env reads are turned into events one at a time, in the order they were read.
   let reads = Promise.resolve();
   let firstRead = true;
   function onRead(result: EnvReadResult): void {
     const source: TokenSource = firstRead ? "startup" : "file";
     firstRead = false;
+    metrics.countEnvRead();
     reads = reads.then(() => deliverRead(result, source));
   }
 
@@ -168,6 +221,9 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
 
   const app = createApp({
     status,
+    streams,
+    instruments: config.instruments,
+    metrics: () => metrics.render(),
     async loginUrl() {
       return buildLoginUrl(config.loginUrl, config.apiKey, {
         redirectParams: { state: await states.issue() },
@@ -185,6 +241,8 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
         invalidate: (token) => invalidateToken(token, endpoint),
         async persist(token) {
           await writeToken(config.envFile, token, { key: config.tokenKey });
+          // A restore of the bytes the watcher last read must not go unnoticed now.
+          watcher.forget();
         },
         async deliver(session) {
           const print = await fingerprint(session.accessToken);
@@ -200,7 +258,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
         pinnedUserId: config.userId,
         tokenPattern: config.tokenPattern,
       }),
-  });
+  }, { adminToken: config.adminToken });
 
   function status(): StatusBody {
     return renderStatus(actor.snapshot(), {
@@ -211,13 +269,18 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       pid: Deno.pid,
       startedAt,
       now: clock.now(),
+      market: marketPhase(clock.now(), { holidays }),
+      feedWarning: quiet?.warning() ?? null,
     });
   }
 
   const listening = Promise.withResolvers<Deno.NetAddr>();
+  // Aborting the server is the only way to drop a connection whose client stopped reading.
+  const abortServer = new AbortController();
   const server = Deno.serve({
     hostname: config.listen.hostname,
     port: config.listen.port,
+    signal: abortServer.signal,
     onListen: (addr) => listening.resolve(addr),
   }, app.fetch);
   const addr = await listening.promise;
@@ -233,11 +296,15 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
   let closing: Promise<void> | undefined;
   function close(): Promise<void> {
     closing ??= (async () => {
+      quiet?.stop();
       await watcher.close();
       await reads;
       await actor.stop();
+      metrics.close();
+      await notifier?.close();
       await ticker.closeAll();
-      await server.shutdown();
+      await streams.close(); // An SSE response never ends by itself; shutdown would wait.
+      await shutdownWithin(server, abortServer, options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS);
     })();
     return closing;
   }
@@ -249,6 +316,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     },
     actor,
     feed,
+    app,
     status,
     async reload() {
       onRead(await readEnvFile(config.envFile));

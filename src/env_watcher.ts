@@ -34,6 +34,11 @@ export interface WatchEnvFileOptions {
 export interface EnvWatcher extends AsyncDisposable {
   /** Stops watching; resolves once no read, timer or OS watch is left. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Reports the next read even when it finds the bytes last reported. Call it after writing
+   * the file yourself: a tool that puts those bytes back within the debounce must still count.
+   */
+  forget(): void;
 }
 
 const MAX_SYMLINK_HOPS = 40;
@@ -235,5 +240,9 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
     options.signal?.addEventListener("abort", onAbort, { once: true });
   }
 
-  return { close, [Symbol.asyncDispose]: close };
+  function forget(): void {
+    lastKey = undefined;
+  }
+
+  return { close, forget, [Symbol.asyncDispose]: close };
 }

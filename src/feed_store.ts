@@ -40,6 +40,17 @@ export interface FeedStore {
   snapshot(): FeedSnapshot;
 }
 
+/** What /status, /quotes and /stream show of `tick`, received at `at` (epoch ms). */
+export function quoteOf(tick: Tick, at: number): InstrumentQuote {
+  return {
+    name: instrumentName(tick.instrument_token),
+    last_price: tick.last_price,
+    change: tick.kind === "ltp" ? 0 : tick.net_change,
+    change_percent: tick.kind === "ltp" ? 0 : tick.change_percent,
+    at: new Date(at).toISOString(),
+  };
+}
+
 /** Creates an empty feed store. */
 export function createFeedStore(): FeedStore {
   const latest = new Map<number, { tick: Tick; at: number }>();
@@ -61,15 +72,7 @@ export function createFeedStore(): FeedStore {
     },
     snapshot() {
       const instruments: Record<string, InstrumentQuote> = {};
-      for (const [token, { tick, at }] of latest) {
-        instruments[token] = {
-          name: instrumentName(token),
-          last_price: tick.last_price,
-          change: tick.kind === "ltp" ? 0 : tick.net_change,
-          change_percent: tick.kind === "ltp" ? 0 : tick.change_percent,
-          at: new Date(at).toISOString(),
-        };
-      }
+      for (const [token, { tick, at }] of latest) instruments[token] = quoteOf(tick, at);
       return {
         instruments,
         last_data_at: lastDataAt === null ? null : new Date(lastDataAt).toISOString(),

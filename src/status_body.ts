@@ -6,6 +6,7 @@
  */
 import type { FeedSnapshot } from "./feed_store.ts";
 import type { Mode } from "./kite/packets.ts";
+import type { MarketPhaseName } from "./market_phase.ts";
 
 /** The lifecycle state names. */
 export type StateName = "Disconnected" | "Reconnecting" | "Live" | "Expired";
@@ -30,7 +31,13 @@ export interface StatusBody {
   readonly token: TokenInfo | null;
   /** Set when `.env` holds a value that is not a valid token (it was not used). */
   readonly env_problem: string | null;
-  readonly feed: FeedSnapshot & { readonly mode: Mode };
+  readonly feed: FeedSnapshot & {
+    readonly mode: Mode;
+    /** Set while Live but without ticks for a while during market hours (quiet_feed.ts). */
+    readonly warning: string | null;
+  };
+  /** NSE's trading phase now (IST) and when it next changes (ISO 8601). */
+  readonly market: { readonly phase: MarketPhaseName; readonly next_change: string };
   readonly connection: {
     readonly attempts: number;
     readonly reconnects_total: number;

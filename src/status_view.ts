@@ -7,6 +7,7 @@
 import type { FeedSnapshot } from "./feed_store.ts";
 import type { Mode } from "./kite/packets.ts";
 import type { Snapshot } from "./lifecycle/machine.ts";
+import type { MarketPhase } from "./market_phase.ts";
 import type { StatusBody } from "./status_body.ts";
 
 /** What the status body needs besides the snapshot. */
@@ -21,6 +22,10 @@ export interface StatusContext {
   readonly startedAt: number;
   /** Epoch ms now. */
   readonly now: number;
+  /** NSE's phase at `now` (market_phase.ts). */
+  readonly market: MarketPhase;
+  /** The quiet-feed warning at `now` (quiet_feed.ts), or `null`. */
+  readonly feedWarning: string | null;
 }
 
 function iso(ms: number | null): string | null {
@@ -50,7 +55,11 @@ export function renderStatus(snapshot: Snapshot, context: StatusContext): Status
       user_id: snapshot.userId,
     },
     env_problem: snapshot.invalidToken?.detail ?? null,
-    feed: { mode: context.mode, ...context.feed },
+    feed: { mode: context.mode, ...context.feed, warning: context.feedWarning },
+    market: {
+      phase: context.market.phase,
+      next_change: new Date(context.market.next_change).toISOString(),
+    },
     connection: {
       attempts: snapshot.attempts,
       reconnects_total: snapshot.reconnectsTotal,

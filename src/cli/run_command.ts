@@ -9,6 +9,8 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import { checkEnvFileMode, readEnvFile } from "../env_file.ts";
 import { startDaemon } from "../daemon.ts";
+import { type Holidays, holidaysWarning, readHolidays } from "../holidays_file.ts";
+import { startupWarnings } from "../startup_warnings.ts";
 import { parseFlags, stringFlag } from "./parse_flags.ts";
 
 /** Reads `.env` and the environment into a Config; a ConfigError names what is wrong. */
@@ -53,19 +55,27 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   });
   const envFile = resolve(stringFlag(flags, "env-file", { fallback: ".env" }));
   let config: Config;
+  let holidays: Holidays;
   try {
     const listen = flags["listen"];
     config = await loadConfigFrom(envFile, typeof listen === "string" ? { listen } : {});
+    holidays = await readHolidays(config.holidaysFile);
   } catch (error: unknown) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);
     return 2;
   }
   for (const warning of config.warnings) console.error(`warning: ${warning}`);
+  const calendarWarning = holidaysWarning(holidays, { now: Date.now() });
+  if (calendarWarning !== null) console.error(`warning: ${calendarWarning}`);
+  for (const warning of startupWarnings(config)) console.error(`warning: ${warning}`);
   const modeWarning = await checkEnvFileMode(envFile);
   if (modeWarning !== null) console.error(`warning: ${modeWarning}`);
 
-  const daemon = await startDaemon(config, { version: denoJson.version });
+  const daemon = await startDaemon(config, {
+    version: denoJson.version,
+    holidays: holidays.dates,
+  });
   console.log(`kitekeeper listening on ${daemon.url}`);
   const signal = await untilTerminated(() => void daemon.reload());
   console.log(`Received ${signal}; shutting down`);

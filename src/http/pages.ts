@@ -1,9 +1,20 @@
 /**
- * The plain HTML pages: the status page at `/` and the page a refused login shows.
+ * The HTML pages: the status page at `/` and the page a refused login shows. Neither has
+ * inline script or style (they load `/assets/page.js` and `/assets/page.css`), so a strict
+ * CSP (`script-src 'self'; style-src 'self'`) holds.
  *
  * @module
  */
+import type { InstrumentQuote } from "../feed_store.ts";
+import { DEFAULT_INSTRUMENTS, instrumentName } from "../kite/instruments.ts";
 import type { StatusBody } from "../status_body.ts";
+import {
+  formatChange,
+  formatExpiry,
+  formatIstDateTime,
+  formatIstTime,
+  formatPrice,
+} from "./page_format.ts";
 
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(text: string): string {
@@ -11,34 +22,78 @@ export function escapeHtml(text: string): string {
     .replaceAll('"', "&quot;").replaceAll("'", "&#39;");
 }
 
-function layout(title: string, body: string): string {
+function layout(title: string, body: string, options: { script?: string } = {}): string {
+  const script = options.script === undefined
+    ? ""
+    : `\n<script src="${escapeHtml(options.script)}" defer></script>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>${escapeHtml(title)}</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
-.badge{display:inline-block;padding:.1rem .6rem;border-radius:.4rem;color:#fff;background:#888}
-.Live{background:#1a7f37}.Expired{background:#cf222e}.Reconnecting{background:#bf8700}
-table{border-collapse:collapse}td,th{padding:.2rem .8rem;text-align:left}</style>
+<link rel="stylesheet" href="/assets/page.css">${script}
 </head><body>${body}</body></html>`;
 }
 
-/** The status page: state, since, reason, the feed, and a login link when not Live. */
-export function statusPage(status: StatusBody): string {
-  const rows = Object.entries(status.feed.instruments).map(([token, quote]) =>
-    `<tr><td>${escapeHtml(quote.name)}</td><td>${escapeHtml(token)}</td>` +
-    `<td>${quote.last_price.toFixed(2)}</td><td>${quote.change.toFixed(2)}</td>` +
-    `<td>${escapeHtml(quote.at)}</td></tr>`
-  ).join("");
-  const login = status.state === "Live" && !status.login_needed
-    ? ""
-    : `<p><a id="login" href="/api/auth/login">Log in to Kite</a></p>`;
+/** Options of {@linkcode statusPage}. */
+export interface StatusPageOptions {
+  /** The instruments to list first, in order; default NIFTY 50, NIFTY BANK, SENSEX. */
+  readonly instruments?: readonly number[] | undefined;
+  /** Epoch ms the countdown counts from; default `Date.now()`. */
+  readonly now?: number | undefined;
+}
+
+function timeElement(iso: string | null, format: (iso: string) => string, id = ""): string {
+  const idAttribute = id === "" ? "" : ` id="${id}"`;
+  if (iso === null) return `<time${idAttribute}>—</time>`;
+  return `<time${idAttribute} datetime="${escapeHtml(iso)}">${escapeHtml(format(iso))}</time>`;
+}
+
+function quoteRow(token: number, quote: InstrumentQuote | undefined): string {
+  const name = escapeHtml(quote?.name ?? instrumentName(token));
+  if (quote === undefined) {
+    return `<tr data-token="${token}"><th scope="row" class="name">${name}</th>` +
+      `<td class="price num">—</td><td class="change num"></td><td class="at"><time></time></td></tr>`;
+  }
+  const sign = quote.change > 0 ? "up" : quote.change < 0 ? "down" : "flat";
+  return `<tr data-token="${token}"><th scope="row" class="name">${name}</th>` +
+    `<td class="price num">${escapeHtml(formatPrice(quote.last_price))}</td>` +
+    `<td class="change num" data-sign="${sign}">` +
+    `${escapeHtml(formatChange(quote.change, quote.change_percent))}</td>` +
+    `<td class="at">${timeElement(quote.at, formatIstTime)}</td></tr>`;
+}
+
+/**
+ * The status page at `/`: a state badge, since when and why, the token's expiry and a
+ * countdown, a login button when one is needed, and the instruments' last prices. Rendered
+ * complete on the server; `/assets/page.js` then follows `/stream` to keep it current.
+ * Stable hooks: `#state` (also `data-state`), `#since`, `#reason`, `#expiry`, `#countdown`,
+ * `#login`, `#conn`, and a row `[data-token="<token>"]` with `.price`, `.change`, `.at`.
+ */
+export function statusPage(status: StatusBody, options: StatusPageOptions = {}): string {
+  const { instruments = DEFAULT_INSTRUMENTS, now = Date.now() } = options;
+  const quotes = status.feed.instruments;
+  const tokens = [...new Set([...instruments, ...Object.keys(quotes).map(Number)])];
+  const rows = tokens.map((token) => quoteRow(token, quotes[token])).join("\n");
+  const expiry = status.token?.expected_expiry ?? null;
+  const countdown = formatExpiry({ state: status.state, expected_expiry: expiry }, now);
+  const hidden = status.login_needed ? "" : " hidden";
+  const state = escapeHtml(status.state);
   return layout(
     `kitekeeper: ${status.state}`,
-    `<h1>kitekeeper <span class="badge ${status.state}" id="state">${status.state}</span></h1>
-<p>since <time id="since">${escapeHtml(status.since)}</time>: ${escapeHtml(status.reason)}</p>
-${login}
-<table><thead><tr><th>instrument</th><th>token</th><th>last</th><th>change</th><th>at</th></tr>
-</thead><tbody>${rows}</tbody></table>`,
+    `<header><h1>kitekeeper</h1>
+<span id="state" class="badge" data-state="${state}">${state}</span></header>
+<p class="meta">since ${timeElement(status.since, formatIstDateTime, "since")}
+· <span id="reason">${escapeHtml(status.reason)}</span></p>
+<p class="meta">token expires ${timeElement(expiry, formatIstDateTime, "expiry")}
+· <span id="countdown">${escapeHtml(countdown)}</span></p>
+<p><a id="login" class="button" href="/api/auth/login"${hidden}>Log in to Kite</a></p>
+<table id="quotes" data-state="${state}"><thead><tr><th>instrument</th><th class="num">last</th><th class="num">change</th>
+<th>at (IST)</th></tr></thead>
+<tbody id="quotes-body">
+${rows}
+</tbody></table>
+<footer><span id="conn" data-conn="none">as of page load</span>
+· <a href="/status">/status</a> · <a href="/quotes">/quotes</a></footer>`,
+    { script: "/assets/page.js" },
   );
 }
 

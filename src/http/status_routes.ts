@@ -11,6 +11,8 @@ import { statusPage } from "./pages.ts";
 export interface StatusRouteDeps {
   /** The current /status body. */
   status(): StatusBody;
+  /** The configured instruments, listed on the page before any tick arrives. */
+  readonly instruments?: readonly number[];
 }
 
 /** Status for monitors, liveness for service managers, and the plain page. */
@@ -25,7 +27,7 @@ export function statusRoutes(deps: StatusRouteDeps): Hono {
   });
   routes.get("/", (c) => {
     c.header("Cache-Control", "no-store");
-    return c.html(statusPage(deps.status()));
+    return c.html(statusPage(deps.status(), { instruments: deps.instruments }));
   });
   return routes;
 }

@@ -76,6 +76,8 @@ export interface Actor {
   snapshot(): Snapshot;
   /** Adds an observer; returns the function that removes it. A throwing one is logged. */
   subscribe(listener: Listener): () => void;
+  /** How many observers are subscribed now (the soak checks it stays flat). */
+  listenerCount(): number;
   /** Sends `Stop` and resolves once it is handled and the socket's close has settled. */
   stop(): Promise<void>;
 }
@@ -244,6 +246,7 @@ export function createActor(options: ActorOptions): Actor {
         listeners.delete(listener);
       };
     },
+    listenerCount: () => listeners.size,
     async stop() {
       send({ type: "Stop" });
       await stopped.promise;

@@ -350,7 +350,8 @@ function retry(s: Snapshot, kind: FailureKind, detail: string, step: Step): Tran
 }
 
 function loadToken(s: Snapshot, e: On<"TokenLoaded">, step: Step): Transition {
-  if (s.token?.token === e.token) return done(s);
+  // The file holds the current token again: whatever made it unusable is over.
+  if (s.token?.token === e.token) return done(s.invalidToken ? { ...s, invalidToken: null } : s);
   if (s.rejected.includes(e.fingerprint)) {
     return done(
       s,

@@ -86,6 +86,11 @@ export class SessionStore {
     return apiKey === this.#apiKey && this.#accessTokens.has(accessToken);
   }
 
+  /** How many access tokens are live now: `/_sim/stats` reports it as `sessions_active`. */
+  liveCount(): number {
+    return this.#accessTokens.size;
+  }
+
   /** Kills one access token (logout); false when it was not live. */
   invalidate(accessToken: string): boolean {
     return this.#accessTokens.delete(accessToken);

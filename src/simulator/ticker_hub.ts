@@ -41,6 +41,8 @@ export interface TickerStats {
   readonly subscriptions: Record<string, Mode>;
   /** Each open socket's subscriptions, in the order they opened. */
   readonly sockets: readonly { readonly subscriptions: Record<string, Mode> }[];
+  /** Access tokens live now (issued, not yet logged out or expired). */
+  readonly sessions_active: number;
 }
 
 interface Client {
@@ -281,6 +283,7 @@ export class TickerHub {
       heartbeats_sent: this.#heartbeatsSent,
       subscriptions: record(merged),
       sockets,
+      sessions_active: this.#options.sessions.liveCount(),
     };
   }
 

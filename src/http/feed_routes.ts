@@ -1,0 +1,62 @@
+/**
+ * The feed, out: `GET /quotes` (the last tick of each instrument), `GET /stream` (ticks and
+ * state changes as Server-Sent Events) and the page's script and style under `/assets/`.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { FeedSnapshot } from "../feed_store.ts";
+import type { Mode } from "../kite/packets.ts";
+import type { StateName, StatusBody } from "../status_body.ts";
+import type { StreamHub } from "../stream_hub.ts";
+import { PAGE_SCRIPT, PAGE_STYLE } from "./page_assets.ts";
+
+/** What the feed routes need. */
+export interface FeedRouteDeps {
+  /** The current /status body. */
+  status(): StatusBody;
+  /** Where `/stream` clients are served. */
+  readonly streams: StreamHub;
+}
+
+/** `GET /quotes`'s body: the feed's last ticks, and the state they were received in. */
+export interface QuotesBody {
+  /** The lifecycle state now: quotes are current only while it is Live. */
+  readonly state: StateName;
+  readonly mode: Mode;
+  readonly last_data_at: string | null;
+  readonly instruments: FeedSnapshot["instruments"];
+}
+
+/** `/quotes`, `/stream`, `/assets/page.js` and `/assets/page.css`. */
+export function feedRoutes(deps: FeedRouteDeps): Hono {
+  const routes = new Hono();
+  routes.get("/quotes", (c) => {
+    const { state, feed } = deps.status();
+    const body: QuotesBody = {
+      state,
+      mode: feed.mode,
+      last_data_at: feed.last_data_at,
+      instruments: feed.instruments,
+    };
+    c.header("Cache-Control", "no-store");
+    return c.json(body);
+  });
+  routes.get("/stream", (c) => {
+    // Proxies such as nginx buffer responses unless told not to; a stream must flow.
+    c.header("X-Accel-Buffering", "no");
+    return streamSSE(c, (stream) => deps.streams.serve(stream));
+  });
+  routes.get("/assets/page.js", (c) => {
+    c.header("Content-Type", "text/javascript; charset=utf-8");
+    c.header("Cache-Control", "no-cache");
+    return c.body(PAGE_SCRIPT);
+  });
+  routes.get("/assets/page.css", (c) => {
+    c.header("Content-Type", "text/css; charset=utf-8");
+    c.header("Cache-Control", "no-cache");
+    return c.body(PAGE_STYLE);
+  });
+  return routes;
+}

@@ -1,0 +1,251 @@
+/**
+ * The fan-out behind `GET /stream`: ticks and state changes, as Server-Sent Events, to every
+ * connected client.
+ *
+ * The tick path stays cheap: with no client connected `publish()` returns at once (no JSON,
+ * no timer). With clients, ticks wait in one map keyed by instrument, so a burst collapses to
+ * the latest tick of each instrument per flush, and each frame is serialized once for all
+ * clients. Every client has its own bounded queue and its own writer: a client whose queue
+ * fills (it stopped reading, and the socket buffers are full) is dropped, and nobody waits
+ * for it.
+ *
+ * @module
+ */
+import type { Clock, TimerId } from "./clock.ts";
+import { type InstrumentQuote, quoteOf } from "./feed_store.ts";
+import type { Tick } from "./kite/packets.ts";
+import type { Actor } from "./lifecycle/actor.ts";
+import type { Snapshot } from "./lifecycle/machine.ts";
+import type { StateName, StatusBody } from "./status_body.ts";
+
+/** The `data` of an `event: state`: the part of /status a page shows. */
+export interface StateSummary {
+  readonly state: StateName;
+  readonly since: string;
+  readonly reason: string;
+  readonly login_needed: boolean;
+  /** Where a login starts; `null` while Live and not past expiry. */
+  readonly login_url: string | null;
+  /** The current token's expected expiry, ISO 8601; `null` without a token. */
+  readonly expected_expiry: string | null;
+  readonly user_id: string | null;
+}
+
+/** The `data` of an `event: tick`: one instrument's latest quote. */
+export interface TickEvent extends InstrumentQuote {
+  readonly token: number;
+}
+
+/** Where one client's events go. Hono's `SSEStreamingApi` (from `streamSSE`) fits. */
+export interface SseSink {
+  /** Writes text as is; resolves once the stream took it. */
+  write(text: string): Promise<unknown>;
+  /** Ends the stream now, whatever is still queued. */
+  abort(): void;
+  /** Called when the stream ends from either side. */
+  onAbort(listener: () => void): void;
+}
+
+/** Options of {@linkcode createStreamHub}. */
+export interface StreamHubOptions {
+  /** The lifecycle whose state changes are sent. */
+  readonly lifecycle: Pick<Actor, "subscribe">;
+  /** The current state, read on connect and on each state change: `summarize(status())`. */
+  summary(): StateSummary;
+  /** Timers for flushes and heartbeats. */
+  readonly clock: Clock;
+  /** How long ticks wait to be coalesced; default 100 ms. */
+  readonly flushMs?: number;
+  /** How often an idle comment keeps proxies from closing the stream; default 15 s. */
+  readonly heartbeatMs?: number;
+  /** Events a client may have waiting before it is dropped; default 512. */
+  readonly maxQueued?: number;
+  /** The reconnect delay told to `EventSource`; default 2 s. */
+  readonly retryMs?: number;
+}
+
+/** Counters of a {@linkcode StreamHub}. */
+export interface StreamHubStats {
+  /** Clients connected now. */
+  readonly clients: number;
+  /** Clients dropped because their queue filled. */
+  readonly dropped_total: number;
+}
+
+/** Fans ticks and state changes out to SSE clients. */
+export interface StreamHub extends AsyncDisposable {
+  /** Offers `ticks` received at `at` (epoch ms); a no-op while nobody listens. */
+  publish(ticks: readonly Tick[], at: number): void;
+  /**
+   * Serves one client until it leaves, is dropped, or the hub closes: first an
+   * `event: state`, then ticks and state changes.
+   */
+  serve(sink: SseSink): Promise<void>;
+  stats(): StreamHubStats;
+  /** Ends every stream and stops the timers; later clients are ended at once. */
+  close(): Promise<void>;
+}
+
+interface Client {
+  readonly sink: SseSink;
+  /** Frames not yet handed to the sink. */
+  readonly queue: string[];
+  writing: boolean;
+  readonly ended: PromiseWithResolvers<void>;
+}
+
+const HEARTBEAT_FRAME = ": keepalive\n\n";
+
+/** The `/stream` summary of a /status body. */
+export function summarize(status: StatusBody): StateSummary {
+  return {
+    state: status.state,
+    since: status.since,
+    reason: status.reason,
+    login_needed: status.login_needed,
+    login_url: status.login_url,
+    expected_expiry: status.token?.expected_expiry ?? null,
+    user_id: status.token?.user_id ?? null,
+  };
+}
+
+function frame(event: "state" | "tick", data: string): string {
+  return `event: ${event}\ndata: ${data}\n\n`;
+}
+
+function tickFrame(tick: Tick, at: number): string {
+  const data: TickEvent = { token: tick.instrument_token, ...quoteOf(tick, at) };
+  return frame("tick", JSON.stringify(data));
+}
+
+/** What a page shows changed: anything else (e.g. a data timestamp) is not a state event. */
+function shownChange(snapshot: Snapshot, previous: Snapshot): boolean {
+  return snapshot.state !== previous.state || snapshot.loginNeeded !== previous.loginNeeded ||
+    snapshot.expectedExpiry !== previous.expectedExpiry || snapshot.userId !== previous.userId;
+}
+
+/**
+ * Creates a hub that listens to `options.lifecycle` until closed. Feed it from the ticker's
+ * handler with `publish()`, and hand it each `/stream` response's stream with `serve()`.
+ *
+ * @example
+ * ```ts
+ * const hub = createStreamHub({ lifecycle: actor, summary: () => summarize(status()), clock });
+ * routes.get("/stream", (c) => streamSSE(c, (stream) => hub.serve(stream)));
+ * ```
+ */
+export function createStreamHub(options: StreamHubOptions): StreamHub {
+  const { clock, flushMs = 100, heartbeatMs = 15_000, maxQueued = 512, retryMs = 2000 } = options;
+  const clients = new Set<Client>();
+  const pending = new Map<number, { tick: Tick; at: number }>();
+  let flushTimer: TimerId | undefined;
+  let heartbeatTimer: TimerId | undefined;
+  let lastState = "";
+  let droppedTotal = 0;
+  let closed = false;
+
+  function end(client: Client): void {
+    if (!clients.delete(client)) return;
+    client.queue.length = 0;
+    client.ended.resolve();
+    if (clients.size > 0) return;
+    // Nobody listens: nothing may wait or tick on their behalf.
+    pending.clear();
+    if (flushTimer !== undefined) clock.clearTimeout(flushTimer);
+    if (heartbeatTimer !== undefined) clock.clearTimeout(heartbeatTimer);
+    flushTimer = undefined;
+    heartbeatTimer = undefined;
+  }
+
+  function drop(client: Client): void {
+    droppedTotal += 1;
+    end(client);
+    client.sink.abort();
+  }
+
+  async function pump(client: Client): Promise<void> {
+    client.writing = true;
+    try {
+      while (client.queue.length > 0 && clients.has(client)) {
+        // Everything queued goes in one write; a slow client gets fewer, larger writes.
+        const text = client.queue.join("");
+        client.queue.length = 0;
+        await client.sink.write(text);
+      }
+    } catch {
+      drop(client);
+    } finally {
+      client.writing = false;
+    }
+  }
+
+  function enqueue(client: Client, frames: readonly string[]): void {
+    if (client.queue.length + frames.length > maxQueued) return drop(client);
+    client.queue.push(...frames);
+    if (!client.writing) void pump(client);
+  }
+
+  function broadcast(frames: readonly string[]): void {
+    for (const client of [...clients]) enqueue(client, frames);
+  }
+
+  function flush(): void {
+    if (flushTimer !== undefined) clock.clearTimeout(flushTimer);
+    flushTimer = undefined;
+    if (pending.size === 0) return;
+    const frames = [...pending.values()].map(({ tick, at }) => tickFrame(tick, at));
+    pending.clear();
+    broadcast(frames);
+  }
+
+  function heartbeat(): void {
+    heartbeatTimer = undefined;
+    if (clients.size === 0) return;
+    broadcast([HEARTBEAT_FRAME]);
+    heartbeatTimer = clock.setTimeout(heartbeat, heartbeatMs);
+  }
+
+  function currentState(): string {
+    lastState = JSON.stringify(options.summary());
+    return lastState;
+  }
+
+  const unsubscribe = options.lifecycle.subscribe(function stateChanged(snapshot, previous) {
+    if (clients.size === 0 || !shownChange(snapshot, previous)) return;
+    const before = lastState;
+    if (currentState() === before) return;
+    flush(); // Ticks received before the change go out before it.
+    broadcast([frame("state", lastState)]);
+  });
+
+  function close(): Promise<void> {
+    if (closed) return Promise.resolve();
+    closed = true;
+    unsubscribe();
+    for (const client of [...clients]) {
+      end(client);
+      client.sink.abort();
+    }
+    return Promise.resolve();
+  }
+
+  return {
+    publish(ticks, at) {
+      if (clients.size === 0) return;
+      for (const tick of ticks) pending.set(tick.instrument_token, { tick, at });
+      flushTimer ??= clock.setTimeout(flush, flushMs);
+    },
+    serve(sink) {
+      if (closed) return Promise.resolve();
+      const client: Client = { sink, queue: [], writing: false, ended: Promise.withResolvers() };
+      clients.add(client);
+      sink.onAbort(() => end(client));
+      heartbeatTimer ??= clock.setTimeout(heartbeat, heartbeatMs);
+      enqueue(client, [`retry: ${retryMs}\n\n`, frame("state", currentState())]);
+      return client.ended.promise;
+    },
+    stats: () => ({ clients: clients.size, dropped_total: droppedTotal }),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
