@@ -39,14 +39,14 @@
  */
 import { parseArgs } from "node:util";
 import { type Clock, systemClock, type TimerId } from "../src/clock.ts";
-import { type Config, loadConfig } from "../src/config.ts";
-import { type Daemon, startDaemon } from "../src/daemon.ts";
-import { parseEnv, writeToken } from "../src/env_file.ts";
+import type { Daemon } from "../src/daemon.ts";
+import { writeToken } from "../src/env_file.ts";
 import { fingerprint } from "../src/fingerprint.ts";
 import type { Snapshot } from "../src/lifecycle/machine.ts";
 import { driveLogin } from "../src/login_driver.ts";
 import type { Logger } from "../src/log.ts";
-import { type Simulator, startSimulator } from "../src/simulator/simulator.ts";
+import type { Simulator } from "../src/simulator/simulator.ts";
+import { envText, KITE, simControl, startHarness, waitFor } from "./_daemon_harness.ts";
 
 /** Options of {@linkcode soak}. */
 export interface SoakOptions {
@@ -139,12 +139,6 @@ export interface SoakReport {
   readonly goals: readonly SoakGoal[];
 }
 
-const KITE = Object.freeze({
-  apiKey: "kk_soak_key",
-  apiSecret: "kk_soak_secret_0123456789",
-  userId: "AB1234",
-  password: "correct horse",
-});
 const MB = 1024 * 1024;
 /** File descriptors that may be in flight at a sample (a socket still closing, a pooled connection). */
 export const FD_SLACK = 8;
@@ -219,26 +213,6 @@ function collectGarbage(): boolean {
   return true;
 }
 
-function envText(simUrl: string): string {
-  return [
-    "# kitekeeper soak .env",
-    `KITE_API_KEY=${KITE.apiKey}`,
-    `KITE_API_SECRET=${KITE.apiSecret}`,
-    `KITE_USER_ID=${KITE.userId}`,
-    `KITE_API_ROOT=${simUrl}`,
-    `KITE_LOGIN_URL=${simUrl}/connect/login`,
-    `KITE_TICKER_URL=${simUrl.replace("http", "ws")}/ws`,
-    "",
-  ].join("\n");
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 function count(name: string, value: number | undefined, fallback: number): number {
   const n = value ?? fallback;
   if (!Number.isInteger(n) || n < 0) {
@@ -261,15 +235,6 @@ export async function soak(options: SoakOptions = {}): Promise<SoakReport> {
   const warmup = count("warmup", options.warmup, 20);
   const stepTimeoutMs = options.stepTimeoutMs ?? 10_000;
 
-  const port = freePort();
-  const sim = await startSimulator({
-    ...KITE,
-    redirectUrl: `http://127.0.0.1:${port}/api/auth/callback`,
-    tickMs: 100,
-    heartbeatMs: 200,
-  });
-  const dir = await Deno.makeTempDir({ prefix: "kitekeeper_soak_" });
-  const envFile = `${dir}/.env`;
   const counted = countingClock(systemClock());
   const logCounts: Record<string, number> = {};
   const recent: string[] = [];
@@ -278,44 +243,30 @@ export async function soak(options: SoakOptions = {}): Promise<SoakReport> {
     recent.push(`${level} ${message}`);
     if (recent.length > 20) recent.shift();
   };
-  let daemon: Daemon | undefined;
-  try {
-    await Deno.writeTextFile(envFile, envText(sim.url), { mode: 0o600 });
-    const base = loadConfig(parseEnv(envText(sim.url)), {
-      env: {},
-      envFile,
-      listen: `127.0.0.1:${port}`,
-    });
+  await using harness = await startHarness({
+    tickMs: 100,
+    heartbeatMs: 200,
+    dirPrefix: "kitekeeper_soak_",
+    // The user pin makes every real login check the user the exchange names.
+    env: (sim) => envText(sim.url, [`KITE_USER_ID=${KITE.userId}`]),
     // Small backoff so a drop recovers in milliseconds; the stall limit stays far above the
     // heartbeat so a GC pause is not taken for a stall.
-    const config: Config = { ...base, backoffBaseMs: 5, backoffCapMs: 50, stallMs: 3_000 };
-    daemon = await startDaemon(config, {
-      version: "soak",
-      log,
-      clock: counted.clock,
-      debounceMs: 5,
-    });
-    return await run(daemon, sim, {
-      envFile,
-      rotations,
-      drops,
-      expireEvery,
-      loginEvery,
-      warmup,
-      stepTimeoutMs,
-      counted,
-      logCounts,
-      recent,
-      onSample: options.onSample,
-    });
-  } finally {
-    try {
-      await daemon?.close();
-    } finally {
-      await sim.close();
-      await Deno.remove(dir, { recursive: true });
-    }
-  }
+    config: { backoffBaseMs: 5, backoffCapMs: 50, stallMs: 3_000 },
+    daemon: { version: "soak", log, clock: counted.clock, debounceMs: 5 },
+  });
+  return await run(harness.daemon, harness.sim, {
+    envFile: harness.envFile,
+    rotations,
+    drops,
+    expireEvery,
+    loginEvery,
+    warmup,
+    stepTimeoutMs,
+    counted,
+    logCounts,
+    recent,
+    onSample: options.onSample,
+  });
 }
 
 interface RunContext {
@@ -338,38 +289,19 @@ async function run(daemon: Daemon, sim: Simulator, ctx: RunContext): Promise<Soa
   const { actor } = daemon;
 
   /** Resolves with the first snapshot, current or later, that satisfies `predicate`. */
-  function until(what: string, predicate: (s: Snapshot) => boolean): Promise<Snapshot> {
-    const now = actor.snapshot();
-    if (predicate(now)) return Promise.resolve(now);
-    const { promise, resolve, reject } = Promise.withResolvers<Snapshot>();
-    const timer = setTimeout(() => {
-      unsubscribe();
-      const state = actor.snapshot().state;
-      reject(
-        new Error(
-          `Failed to soak: no ${what} within ${ctx.stepTimeoutMs} ms (state ${state.name}); ` +
-            `last log lines:\n${ctx.recent.join("\n")}`,
-        ),
+  async function until(what: string, predicate: (s: Snapshot) => boolean): Promise<Snapshot> {
+    try {
+      return await waitFor(daemon, what, predicate, { timeoutMs: ctx.stepTimeoutMs });
+    } catch (error: unknown) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(
+        `Failed to soak: ${reason}; last log lines:\n${ctx.recent.join("\n")}`,
       );
-    }, ctx.stepTimeoutMs);
-    const unsubscribe = actor.subscribe(function onChange(snapshot) {
-      if (!predicate(snapshot)) return;
-      clearTimeout(timer);
-      unsubscribe();
-      resolve(snapshot);
-    });
-    return promise;
+    }
   }
 
   function liveOn(print: string): (s: Snapshot) => boolean {
     return (s) => s.state.name === "Live" && s.state.fingerprint === print;
-  }
-
-  async function control(path: string): Promise<Record<string, unknown>> {
-    const response = await fetch(`${sim.url}/_sim/${path}`, { method: "POST" });
-    const body = await response.json();
-    if (!response.ok) throw new Error(`Failed to POST /_sim/${path}: ${response.status}`);
-    return body;
   }
 
   async function writeFresh(): Promise<string> {
@@ -414,7 +346,7 @@ async function run(daemon: Daemon, sim: Simulator, ctx: RunContext): Promise<Soa
 
   async function drop(): Promise<void> {
     const before = actor.snapshot().gen;
-    const { dropped } = await control("drop");
+    const { dropped } = await simControl(sim, "drop");
     if (dropped !== 1) throw new Error(`Failed to soak: a drop closed ${dropped} sockets, not 1`);
     await until("Live after a drop", (s) => s.state.name === "Live" && s.state.gen > before);
   }
@@ -426,8 +358,8 @@ async function run(daemon: Daemon, sim: Simulator, ctx: RunContext): Promise<Soa
     const dead = actor.snapshot().token;
     if (dead === null) throw new Error("Failed to soak: no token to expire");
     const rejectedBefore = sim.stats().handshakes.rejected;
-    await control("expire");
-    await control("drop");
+    await simControl(sim, "expire");
+    await simControl(sim, "drop");
     await until(
       "Expired after expire + drop",
       (s) => s.state.name === "Expired" && s.state.fingerprint === dead.fingerprint,

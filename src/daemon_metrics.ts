@@ -42,6 +42,13 @@ function seconds(ms: number | null): { value: number }[] {
   return ms === null ? [] : [{ value: ms / 1000 }];
 }
 
+/** A counter family of one unlabelled sample. */
+function counter(
+  { name, help, value }: { name: string; help: string; value: number },
+): MetricFamily {
+  return { name, help, type: "counter", samples: [{ value }] };
+}
+
 /**
  * How the handshake in flight in `previous` ended in `next`, or `null` when none ended
  * (or it was abandoned: a new token, a stop, or a probe that expired the token meanwhile).
@@ -108,36 +115,31 @@ export function createDaemonMetrics(
         type: "counter",
         samples: handshakes.samples(),
       },
-      {
+      counter({
         name: "kitekeeper_reconnects_total",
         help: "Ticker handshakes started after the first one, for any reason.",
-        type: "counter",
-        samples: [{ value: snapshot.reconnectsTotal }],
-      },
-      {
+        value: snapshot.reconnectsTotal,
+      }),
+      counter({
         name: "kitekeeper_ticks_total",
         help: "Instrument ticks received from Kite.",
-        type: "counter",
-        samples: [{ value: feed.ticks_total }],
-      },
-      {
+        value: feed.ticks_total,
+      }),
+      counter({
         name: "kitekeeper_decode_errors_total",
         help: "Malformed parts of binary ticker messages, skipped.",
-        type: "counter",
-        samples: [{ value: feed.decode_errors_total }],
-      },
-      {
+        value: feed.decode_errors_total,
+      }),
+      counter({
         name: "kitekeeper_text_errors_total",
         help: "Error text messages sent by Kite on the ticker socket.",
-        type: "counter",
-        samples: [{ value: snapshot.textErrorsTotal }],
-      },
-      {
+        value: snapshot.textErrorsTotal,
+      }),
+      counter({
         name: "kitekeeper_watcher_events_total",
         help: "Reads of the .env file the daemon processed (watcher, startup and SIGHUP).",
-        type: "counter",
-        samples: [{ value: envReads }],
-      },
+        value: envReads,
+      }),
       {
         name: "kitekeeper_last_data_timestamp_seconds",
         help: "Unix time of the last ticker message (ticks or heartbeat); absent before any.",

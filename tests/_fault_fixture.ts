@@ -7,15 +7,14 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type Config, loadConfig } from "../src/config.ts";
-import { type Daemon, startDaemon } from "../src/daemon.ts";
+import type { Config } from "../src/config.ts";
+import type { Daemon } from "../src/daemon.ts";
 import { parseEnv } from "../src/env_file.ts";
 import { DEFAULT_INSTRUMENTS } from "../src/kite/instruments.ts";
 import type { Snapshot, StateName } from "../src/lifecycle/machine.ts";
-import type { Logger } from "../src/log.ts";
-import { type Simulator, startSimulator } from "../src/simulator/simulator.ts";
+import type { Simulator } from "../src/simulator/simulator.ts";
 import type { StatusBody } from "../src/status_body.ts";
-import { envText, freePort, KITE, waitFor } from "./_daemon_fixture.ts";
+import { envText, type Harness, KITE, startHarness, waitFor } from "../scripts/_daemon_harness.ts";
 
 /** What the `.env` holds as KITE_ACCESS_TOKEN when the daemon starts. */
 export type StartToken = "live" | "dead" | "none";
@@ -36,24 +35,10 @@ export interface FaultHarnessOptions {
   readonly debounceMs?: number;
 }
 
-/** A simulator, a daemon and the `.env` between them; `close()` ends all of them. */
-export interface FaultHarness extends AsyncDisposable {
-  /** The current simulator (a new one after {@linkcode FaultHarness.restartSimulator}). */
-  readonly sim: Simulator;
-  readonly daemon: Daemon;
-  readonly envFile: string;
-  readonly dir: string;
-  /** Every log line the daemon wrote. */
-  readonly lines: string[];
+/** The shared harness, plus the token the `.env` started with. */
+export interface FaultHarness extends Harness {
   /** The token the `.env` started with (`""` for `"none"`). */
   readonly startToken: string;
-  /** The `.env` text the daemon started from. */
-  readonly startText: string;
-  /** Closes the simulator (its sockets with it); resolves once it is down. */
-  killSimulator(): Promise<void>;
-  /** Starts a fresh simulator (new sessions) on the killed one's port. */
-  restartSimulator(): Promise<Simulator>;
-  close(): Promise<void>;
 }
 
 /** A dead token: well-formed, never issued. */
@@ -62,84 +47,32 @@ export function deadToken(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => alphabet[b % 62]).join("");
 }
 
-async function plainFile(envFile: string, text: string): Promise<void> {
-  await Deno.writeTextFile(envFile, text);
-  await Deno.chmod(envFile, 0o600);
+function startTokenFor(kind: StartToken, sim: Simulator): string {
+  return kind === "live" ? sim.issueAccessToken() : kind === "dead" ? deadToken() : "";
 }
 
 /** Starts a simulator and a daemon for one matrix row. */
 export async function startFaultHarness(options: FaultHarnessOptions = {}): Promise<FaultHarness> {
-  const port = freePort();
-  const simOptions = {
-    ...KITE,
-    redirectUrl: `http://127.0.0.1:${port}/api/auth/callback`,
-    tickMs: 40,
-    heartbeatMs: 50,
-  };
-  let sim = await startSimulator(simOptions);
-  const simPort = Number(new URL(sim.url).port);
-  const dir = await Deno.makeTempDir({ prefix: "kitekeeper_fault_" });
-  const envFile = `${dir}/.env`;
-  const kind = options.token ?? "live";
-  const startToken = kind === "live" ? sim.issueAccessToken() : kind === "dead" ? deadToken() : "";
-  const extra = [
-    ...(options.tickerUrl === undefined ? [] : [`KITE_TICKER_URL=${options.tickerUrl}`]),
-    ...(startToken === "" ? [] : [`KITE_ACCESS_TOKEN=${startToken}`]),
-  ];
-  // dotenv keeps the last KITE_TICKER_URL, so an override after the default wins.
-  const startText = envText(sim.url, extra);
-  await (options.writeEnv ?? plainFile)(envFile, startText);
-  const base = loadConfig(parseEnv(startText), {
-    env: {},
-    envFile,
-    listen: `127.0.0.1:${port}`,
-  });
-  const config: Config = {
-    ...base,
-    backoffBaseMs: 20,
-    backoffCapMs: 100,
-    stallMs: 400,
-    ...options.config,
-  };
-  const lines: string[] = [];
-  const log: Logger = (level, message) => lines.push(`${level} ${message}`);
-  const daemon = await startDaemon(config, {
-    version: "test",
-    log,
-    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 2_000,
-    ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
-  });
-  let simDown = false;
-  async function killSimulator(): Promise<void> {
-    simDown = true;
-    await sim.close();
+  function env(sim: Simulator): string {
+    const token = startTokenFor(options.token ?? "live", sim);
+    // dotenv keeps the last KITE_TICKER_URL, so an override after the default wins.
+    return envText(sim.url, [
+      ...(options.tickerUrl === undefined ? [] : [`KITE_TICKER_URL=${options.tickerUrl}`]),
+      ...(token === "" ? [] : [`KITE_ACCESS_TOKEN=${token}`]),
+    ]);
   }
-  async function restartSimulator(): Promise<Simulator> {
-    if (!simDown) await killSimulator();
-    sim = await startSimulator({ ...simOptions, port: simPort });
-    simDown = false;
-    return sim;
-  }
-  async function close(): Promise<void> {
-    await daemon.close();
-    if (!simDown) await sim.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-  return {
-    get sim() {
-      return sim;
+  const harness = await startHarness({
+    dirPrefix: "kitekeeper_fault_",
+    env,
+    ...(options.writeEnv === undefined ? {} : { writeEnv: options.writeEnv }),
+    config: { backoffCapMs: 100, ...options.config },
+    daemon: {
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 2_000,
+      ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
     },
-    daemon,
-    envFile,
-    dir,
-    lines,
-    startToken,
-    startText,
-    killSimulator,
-    restartSimulator,
-    close,
-    [Symbol.asyncDispose]: close,
-  };
+  });
+  const startToken = parseEnv(harness.startText)["KITE_ACCESS_TOKEN"] ?? "";
+  return Object.assign(harness, { startToken });
 }
 
 /** Prints one measured figure of a matrix row, e.g. `fault matrix | drop | Live again in 41 ms`. */

@@ -5,7 +5,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Simulator, SimulatorOptions } from "../src/simulator/simulator.ts";
+import {
+  type Simulator,
+  type SimulatorOptions,
+  startSimulator,
+} from "../src/simulator/simulator.ts";
 
 /** A clock that moves only when told. */
 export class FakeClock {
@@ -36,6 +40,19 @@ export const CREDENTIALS = Object.freeze({
 /** Options for a test simulator: fast ticks and heartbeats, a fake clock. */
 export function simOptions(overrides: Partial<SimulatorOptions> = {}): SimulatorOptions {
   return { ...CREDENTIALS, tickMs: 40, heartbeatMs: 50, clock: new FakeClock(), ...overrides };
+}
+
+/** Runs `fn` with a test simulator on its own fake clock, and closes the simulator afterwards. */
+export async function withSimulator(
+  fn: (sim: Simulator, clock: FakeClock) => Promise<void>,
+): Promise<void> {
+  const clock = new FakeClock();
+  const sim = await startSimulator(simOptions({ clock }));
+  try {
+    await fn(sim, clock);
+  } finally {
+    await sim.close();
+  }
 }
 
 /** The value of hidden input `name` in an HTML page. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { driveLogin } from "../src/login_driver.ts";
-import { KITE, startHarness, waitFor } from "./_daemon_fixture.ts";
+import { KITE, startHarness, waitFor } from "../scripts/_daemon_harness.ts";
 
 /** A callback URL carrying a genuine state from `/api/auth/login`, and the query given. */
 async function callbackWith(daemonUrl: string, query: Record<string, string>): Promise<string> {

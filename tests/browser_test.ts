@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { KITE, simControl, startHarness } from "./_daemon_fixture.ts";
+import { KITE, simControl, startHarness } from "../scripts/_daemon_harness.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 // Without the background-networking flags Chromium keeps trying to reach Google's services.

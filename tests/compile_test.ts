@@ -5,7 +5,7 @@ import { compileBinary, compilePlan, denortCachePath, TARGETS } from "../scripts
 import { RUN_PERMISSIONS } from "../src/permissions.ts";
 import { startSimulator } from "../src/simulator/simulator.ts";
 import type { StatusBody } from "../src/status_body.ts";
-import { envText, freePort, KITE } from "./_daemon_fixture.ts";
+import { envText, freePort, KITE } from "../scripts/_daemon_harness.ts";
 import { LineReader } from "./_lines.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

@@ -2,14 +2,8 @@ import assert from "node:assert/strict";
 import { driveLogin } from "../src/login_driver.ts";
 import { DEFAULT_INSTRUMENTS } from "../src/kite/instruments.ts";
 import type { StatusBody } from "../src/status_body.ts";
-import {
-  hasTicksFor,
-  KITE,
-  simControl,
-  skewedClock,
-  startHarness,
-  waitFor,
-} from "./_daemon_fixture.ts";
+import { KITE, simControl, startHarness, waitFor } from "../scripts/_daemon_harness.ts";
+import { hasTicksFor, skewedClock } from "./_daemon_fixture.ts";
 
 async function getStatus(url: string): Promise<{ code: number; body: StatusBody }> {
   const response = await fetch(`${url}/status`);
@@ -108,7 +102,7 @@ Deno.test("the daemon keeps the feed live across login, expiry, hand edits, drop
 });
 
 Deno.test("a token that matches nothing never reaches the ticker and never drops the feed", async () => {
-  await using h = await startHarness({ extraEnv: [] });
+  await using h = await startHarness();
   const { daemon, sim } = h;
   const token = sim.issueAccessToken();
   await Deno.writeTextFile(h.envFile, `KITE_ACCESS_TOKEN=${token}\r\n`, { append: true });
@@ -129,7 +123,7 @@ Deno.test("a token that matches nothing never reaches the ticker and never drops
 
 Deno.test("at the expected expiry the daemon probes: 200 keeps the feed, 403 ends it", async () => {
   const clock = skewedClock();
-  await using h = await startHarness({ clock });
+  await using h = await startHarness({ daemon: { clock } });
   const { daemon, sim } = h;
   await Deno.writeTextFile(h.envFile, `KITE_ACCESS_TOKEN=${sim.issueAccessToken()}\r\n`, {
     append: true,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { Snapshot } from "../src/lifecycle/machine.ts";
 import { DEFAULT_REQUEST_LIMITS } from "../src/http/request_limits.ts";
-import { startHarness, waitFor } from "./_daemon_fixture.ts";
+import { startHarness, waitFor } from "../scripts/_daemon_harness.ts";
 
 /** The default `KITEKEEPER_TOKEN_PATTERN`, which the harness uses. */
 const TOKEN_PATTERN = /^[A-Za-z0-9]{32}$/;

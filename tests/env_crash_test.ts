@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readToken } from "../src/config.ts";
 import { parseEnv, writeToken } from "../src/env_file.ts";
 import { tokenOf } from "./_env_writer_child.ts";
+import { listDir } from "./_temp_dir.ts";
 
 const CHILD = new URL("./_env_writer_child.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
@@ -309,9 +310,3 @@ Deno.test("writeToken() sweeps only its own temp files, and only once they are s
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-async function listDir(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-  return names.sort();
-}

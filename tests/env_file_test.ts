@@ -6,24 +6,12 @@ import {
   tokenKeyIn,
   writeToken,
 } from "../src/env_file.ts";
+import { listDir, withTempDir } from "./_temp_dir.ts";
 
 const OLD = "oldTokenoldTokenoldTokenoldToken";
 const NEW = "newTokennewTokennewTokennewToken";
 
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "kitekeeper_env_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function listDir(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-  return names.sort();
-}
+const TEMP_PREFIX = "kitekeeper_env_";
 
 async function readBytes(path: string): Promise<string> {
   // Decoded without dropping a BOM, so the assertions see every byte.
@@ -74,7 +62,7 @@ Deno.test("tokenKeyIn() prefers KITE_ACCESS_TOKEN, then the alias, then the one 
 });
 
 Deno.test("readEnvFile() returns values and the raw text, BOM included", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     await Deno.writeTextFile(`${dir}/.env`, "\uFEFFKITE_API_KEY=k\r\n");
     const result = await readEnvFile(`${dir}/.env`);
     assert.equal(result.kind, "ok");
@@ -85,7 +73,7 @@ Deno.test("readEnvFile() returns values and the raw text, BOM included", async (
 });
 
 Deno.test("readEnvFile() says missing for no file or a dangling symlink, unreadable for a directory", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     assert.deepEqual(await readEnvFile(`${dir}/.env`), { kind: "missing" });
     await Deno.symlink(`${dir}/nowhere`, `${dir}/link.env`);
     assert.deepEqual(await readEnvFile(`${dir}/link.env`), { kind: "missing" });
@@ -97,7 +85,7 @@ Deno.test("readEnvFile() says missing for no file or a dangling symlink, unreada
 });
 
 Deno.test("writeToken() replaces only the token line, keeping CRLF, comments, BOM and no final newline", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     const path = `${dir}/.env`;
     const before = "\uFEFF# Kite credentials\r\n" +
       "KITE_API_KEY=key1\r\n" +
@@ -112,7 +100,7 @@ Deno.test("writeToken() replaces only the token line, keeping CRLF, comments, BO
 });
 
 Deno.test("writeToken() keeps an export prefix, the quote style and an inline comment", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     const path = `${dir}/.env`;
     const cases = [
       [
@@ -133,7 +121,7 @@ Deno.test("writeToken() keeps an export prefix, the quote style and an inline co
 });
 
 Deno.test("writeToken() updates the alias in use and the last of repeated lines", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     const path = `${dir}/.env`;
     await Deno.writeTextFile(path, `ZERODHA_ACCESS_TOKEN=${OLD}\nZERODHA_API_KEY=k\n`);
     await writeToken(path, NEW);
@@ -146,7 +134,7 @@ Deno.test("writeToken() updates the alias in use and the last of repeated lines"
 });
 
 Deno.test("writeToken() appends the token in the file's line-ending style when absent", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     const path = `${dir}/.env`;
     const cases = [
       ["A=1\n", `A=1\nKITE_ACCESS_TOKEN=${NEW}\n`],
@@ -165,7 +153,7 @@ Deno.test("writeToken() appends the token in the file's line-ending style when a
 });
 
 Deno.test("writeToken() appends rather than edit a look-alike line inside a multi-line value", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     const path = `${dir}/.env`;
     const before = `NOTE="line one\nKITE_ACCESS_TOKEN=${OLD}\nline three"\n`;
     await Deno.writeTextFile(path, before);
@@ -177,7 +165,7 @@ Deno.test("writeToken() appends rather than edit a look-alike line inside a mult
 });
 
 Deno.test("writeToken() creates a missing file and leaves mode 0600", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     const path = `${dir}/.env`;
     assert.equal(await writeToken(path, NEW), "written");
     assert.equal(await readBytes(path), `KITE_ACCESS_TOKEN=${NEW}\n`);
@@ -191,7 +179,7 @@ Deno.test("writeToken() creates a missing file and leaves mode 0600", async () =
 });
 
 Deno.test("writeToken() skips a file that already holds the token, leaving its mtime", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     const path = `${dir}/.env`;
     await Deno.writeTextFile(path, `KITE_ACCESS_TOKEN="${NEW}"\n`);
     const past = new Date("2024-01-02T03:04:05Z");
@@ -202,7 +190,7 @@ Deno.test("writeToken() skips a file that already holds the token, leaving its m
 });
 
 Deno.test("writeToken() writes through a symlink and keeps the link", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     await Deno.mkdir(`${dir}/real`);
     await Deno.writeTextFile(`${dir}/real/kite.env`, `A=1\nKITE_ACCESS_TOKEN=${OLD}\n`);
     await Deno.symlink("real/kite.env", `${dir}/.env`);
@@ -215,7 +203,7 @@ Deno.test("writeToken() writes through a symlink and keeps the link", async () =
 });
 
 Deno.test("writeToken() fails with the error code and no temp file when the directory is missing", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     await assert.rejects(writeToken(`${dir}/absent/.env`, NEW), (error: unknown) => {
       assert.ok(error instanceof Error);
       assert.equal(error.message, "Failed to write .env: ENOENT");
@@ -226,7 +214,7 @@ Deno.test("writeToken() fails with the error code and no temp file when the dire
 });
 
 Deno.test("writeToken() fails without touching a target that is a directory", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     await Deno.mkdir(`${dir}/.env`);
     await Deno.writeTextFile(`${dir}/.env/inside`, "x");
     await assert.rejects(writeToken(`${dir}/.env`, NEW), (error: unknown) => {
@@ -244,7 +232,7 @@ Deno.test({
   name: "writeToken() removes its temp file and keeps the original when the write itself fails",
   ignore: Deno.build.os !== "linux",
   async fn() {
-    await withTempDir(async (dir) => {
+    await withTempDir(TEMP_PREFIX, async (dir) => {
       // Root ignores permissions, but not the file-size limit: with `ulimit -f 0` the temp
       // file is created and the write into it fails with EFBIG.
       const path = `${dir}/.env`;
@@ -283,7 +271,7 @@ Deno.test({
 });
 
 Deno.test("writeToken() refuses a token a .env line cannot hold, without echoing it", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     const bad = "abc def\n#secret";
     await assert.rejects(writeToken(`${dir}/.env`, bad), (error: unknown) => {
       assert.ok(error instanceof TypeError);
@@ -295,7 +283,7 @@ Deno.test("writeToken() refuses a token a .env line cannot hold, without echoing
 });
 
 Deno.test("checkEnvFileMode() warns about a group- or world-readable file only", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     const path = `${dir}/.env`;
     assert.equal(await checkEnvFileMode(path), null);
     await Deno.writeTextFile(path, "A=1\n");

@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { readToken } from "../src/config.ts";
 import { parseEnv, readEnvFile, tokenKeyIn, writeToken } from "../src/env_file.ts";
+import { listDir, withTempDir } from "./_temp_dir.ts";
 
 /** The default `KITEKEEPER_TOKEN_PATTERN`. */
 const TOKEN_PATTERN = /^[A-Za-z0-9]{32}$/;
 /** Pure properties are cheap; file-writing ones fsync, so they run fewer times. */
 const PURE_RUNS = 1000;
 const FILE_RUNS = 200;
+const TEMP_PREFIX = "kitekeeper_fuzz_";
 const WRITE_FAILURE = /^Failed to write \.env: /;
 const INVALID_DETAIL =
   /^(KITE|ZERODHA)_ACCESS_TOKEN is (empty|\d+ characters( \(it contains whitespace\))?; expected .*)$/s;
@@ -81,21 +83,6 @@ const writableToken = fc.oneof(
     /^[^\s"'`#\\]+$/.test(t)
   ),
 );
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "kitekeeper_fuzz_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function listDir(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-  return names.sort();
-}
 
 /** Splits `text` into lines, each keeping its terminator. */
 function splitLines(text: string): string[] {
@@ -182,7 +169,7 @@ Deno.test("readToken() is valid for exactly the values the pattern matches, wher
 });
 
 Deno.test("readEnvFile() never throws on any bytes and parses what it read", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     const path = `${dir}/.env`;
     await fc.assert(
       fc.asyncProperty(
@@ -204,7 +191,7 @@ Deno.test("readEnvFile() never throws on any bytes and parses what it read", asy
 });
 
 Deno.test("writeToken() on any .env sets only the token, or fails leaving the file byte-identical", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     const path = `${dir}/.env`;
     await fc.assert(
       fc.asyncProperty(

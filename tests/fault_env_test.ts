@@ -12,7 +12,7 @@ import { dirname } from "node:path";
 import type { Daemon } from "../src/daemon.ts";
 import { fingerprint } from "../src/fingerprint.ts";
 import { driveLogin } from "../src/login_driver.ts";
-import { envText, KITE } from "./_daemon_fixture.ts";
+import { envText, KITE } from "../scripts/_daemon_harness.ts";
 import {
   assertNothingLost,
   assertServes,

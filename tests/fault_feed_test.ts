@@ -9,7 +9,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { simControl } from "./_daemon_fixture.ts";
+import { simControl } from "../scripts/_daemon_harness.ts";
 import {
   assertNothingLost,
   assertServes,

@@ -4,7 +4,8 @@ import { feedRoutes, type QuotesBody } from "../src/http/feed_routes.ts";
 import { DEFAULT_INSTRUMENTS } from "../src/kite/instruments.ts";
 import type { StatusBody } from "../src/status_body.ts";
 import { createStreamHub, type StateSummary, type TickEvent } from "../src/stream_hub.ts";
-import { type Harness, hasTicksFor, startHarness, waitFor } from "./_daemon_fixture.ts";
+import { type Harness, startHarness, waitFor } from "../scripts/_daemon_harness.ts";
+import { hasTicksFor } from "./_daemon_fixture.ts";
 import { handLifecycle, ltp } from "./_hub_fixture.ts";
 import { connectSse, type SseEvent } from "./_sse_client.ts";
 

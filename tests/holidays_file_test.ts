@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import { holidaysWarning, readHolidays } from "../src/holidays_file.ts";
+import { kitekeeperRun } from "./_run.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const KEYS = { KITE_API_KEY: "k", KITE_API_SECRET: "s" };
 
 Deno.test("readHolidays(null) is NSE's 2026 list, built in", async () => {
@@ -90,22 +90,9 @@ Deno.test("run with an unreadable KITEKEEPER_HOLIDAYS exits 2 with one line nami
   try {
     const envFile = `${dir}/.env`;
     await Deno.writeTextFile(envFile, "KITE_API_KEY=k\nKITE_API_SECRET=s\n", { mode: 0o600 });
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        MAIN,
-        "run",
-        "--env-file",
-        envFile,
-        "--listen",
-        "127.0.0.1:0",
-      ],
-      env: { NO_COLOR: "1", KITEKEEPER_HOLIDAYS: "missing.txt" },
-      clearEnv: true,
+    const output = await kitekeeperRun(envFile, {
+      listen: "127.0.0.1:0",
+      env: { KITEKEEPER_HOLIDAYS: "missing.txt" },
     }).output();
     const stderr = new TextDecoder().decode(output.stderr).trim();
     assert.equal(output.code, 2, stderr);

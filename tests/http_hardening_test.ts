@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DEFAULT_REQUEST_LIMITS } from "../src/http/request_limits.ts";
-import { startHarness, waitFor } from "./_daemon_fixture.ts";
+import { startHarness, waitFor } from "../scripts/_daemon_harness.ts";
 
 const ADMIN = "adm1n-t0ken-for-tests-0123456789";
 

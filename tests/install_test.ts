@@ -1,31 +1,16 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { onPath, type Run, run } from "./_run.ts";
+import { withTempDir } from "./_temp_dir.ts";
 
 const INSTALL_SH = new URL("../scripts/install.sh", import.meta.url).pathname;
 const UNIT = new URL("../scripts/kitekeeper.service", import.meta.url).pathname;
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+const TEMP_PREFIX = "kitekeeper_install_";
 
 /** Runs install.sh into `destdir`: never without one, so a test cannot touch the real system. */
-async function install(destdir: string, args: readonly string[]): Promise<Run> {
+function install(destdir: string, args: readonly string[]): Promise<Run> {
   assert.ok(destdir.startsWith("/") && destdir.length > 1, `unsafe DESTDIR ${destdir}`);
-  const output = await new Deno.Command("sh", {
-    args: [INSTALL_SH, ...args],
-    env: { DESTDIR: destdir },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  return run("sh", [INSTALL_SH, ...args], { env: { DESTDIR: destdir } });
 }
 
 /** Every path under `root` (relative, sorted) with its kind and permission bits. */
@@ -45,15 +30,6 @@ async function tree(root: string): Promise<Record<string, string>> {
   return Object.fromEntries(Object.entries(found).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "kitekeeper_install_" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 async function standIn(dir: string, text: string): Promise<string> {
   const path = join(dir, "kitekeeper");
   await Deno.writeTextFile(path, `#!/bin/sh\necho ${text}\n`);
@@ -61,25 +37,13 @@ async function standIn(dir: string, text: string): Promise<string> {
   return path;
 }
 
-async function onPath(name: string): Promise<boolean> {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (dir === "") continue;
-    try {
-      if ((await Deno.stat(join(dir, name))).isFile) return true;
-    } catch {
-      // Not in this directory.
-    }
-  }
-  return false;
-}
-
-const HAS_SYSUSERS = await onPath("systemd-sysusers");
+const HAS_SYSUSERS = await onPath("systemd-sysusers") !== undefined;
 if (!HAS_SYSUSERS) {
   console.log("install_test: systemd-sysusers is not on PATH; skipping the sysusers.d check");
 }
 
 Deno.test("install.sh stages the binary, unit, user, private env dir and .env template", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     const binary = await standIn(dir, "stand-in-1");
     const root = join(dir, "root");
     const run = await install(root, [binary]);
@@ -120,7 +84,7 @@ Deno.test("install.sh stages the binary, unit, user, private env dir and .env te
 });
 
 Deno.test("install.sh run twice keeps an existing .env byte-identical and upgrades the binary", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     const root = join(dir, "root");
     assert.equal((await install(root, [await standIn(dir, "stand-in-1")])).code, 0);
     const envFile = join(root, "etc/kitekeeper/.env");
@@ -149,7 +113,7 @@ Deno.test("install.sh run twice keeps an existing .env byte-identical and upgrad
 });
 
 Deno.test("install.sh refuses a missing binary and creates nothing", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(TEMP_PREFIX, async (dir) => {
     const root = join(dir, "root");
     const missing = join(dir, "no-such-kitekeeper");
     const run = await install(root, [missing]);
@@ -164,17 +128,11 @@ Deno.test({
   name: "install.sh's sysusers.d line is accepted by systemd-sysusers",
   ignore: !HAS_SYSUSERS,
   async fn() {
-    await withTempDir(async (dir) => {
+    await withTempDir(TEMP_PREFIX, async (dir) => {
       const root = join(dir, "root");
       assert.equal((await install(root, [await standIn(dir, "stand-in-1")])).code, 0);
-      const output = await new Deno.Command("systemd-sysusers", {
-        args: ["--dry-run", `--root=${root}`],
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const text = new TextDecoder().decode(output.stdout) +
-        new TextDecoder().decode(output.stderr);
+      const output = await run("systemd-sysusers", ["--dry-run", `--root=${root}`]);
+      const text = output.stdout + output.stderr;
       assert.equal(output.code, 0, text);
       assert.match(text, /Creating user '?kitekeeper'?/);
       assert.doesNotMatch(text, /kitekeeper\.conf:\d+/, "sysusers reported a bad line");

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../src/clock.ts";
 import type { StatusBody } from "../src/status_body.ts";
-import { type Harness, hasTicksFor, startHarness, waitFor } from "./_daemon_fixture.ts";
+import { type Harness, startHarness, waitFor } from "../scripts/_daemon_harness.ts";
+import { hasTicksFor } from "./_daemon_fixture.ts";
 
 function ist(local: string): number {
   const ms = Date.parse(`${local}:00+05:30`);
@@ -17,7 +18,7 @@ const MINUTE = 60_000;
  */
 async function liveAt(start: number): Promise<{ h: Harness; clock: FakeClock }> {
   const clock = new FakeClock(start);
-  const h = await startHarness({ clock, config: { stallMs: 24 * 60 * MINUTE } });
+  const h = await startHarness({ daemon: { clock }, config: { stallMs: 24 * 60 * MINUTE } });
   // The fake clock holds the watcher's first read back; reload() reads .env now.
   await Deno.writeTextFile(h.envFile, `KITE_ACCESS_TOKEN=${h.sim.issueAccessToken()}\r\n`, {
     append: true,

@@ -8,7 +8,7 @@ import {
 } from "../src/lifecycle/machine.ts";
 import { createCounter, EXPOSITION_CONTENT_TYPE, renderMetrics } from "../src/metrics.ts";
 import { type ParsedFamily, parseExposition } from "./_exposition.ts";
-import { KITE, simControl, startHarness, waitFor } from "./_daemon_fixture.ts";
+import { KITE, simControl, startHarness, waitFor } from "../scripts/_daemon_harness.ts";
 
 function promtoolAvailable(): boolean {
   try {

@@ -7,7 +7,7 @@ import {
   notificationRequest,
   type NotifyTarget,
 } from "../src/notifier.ts";
-import { KITE, simControl, startHarness, waitFor } from "./_daemon_fixture.ts";
+import { envText, KITE, simControl, startHarness, waitFor } from "../scripts/_daemon_harness.ts";
 import { type Received, startReceiver } from "./_receiver.ts";
 
 // 2024-03-11 09:30 IST; the token loaded then is expected to die at 06:00 IST next morning.
@@ -143,7 +143,9 @@ const FORMATS: readonly {
 for (const format of FORMATS) {
   Deno.test(`the daemon POSTs login_needed in ${format.name} format on entering Expired, logging only the origin`, async () => {
     await using receiver = await startReceiver();
-    await using h = await startHarness({ extraEnv: format.env(receiver.url) });
+    await using h = await startHarness({
+      env: (sim) => envText(sim.url, format.env(receiver.url)),
+    });
     const received = await receiver.next();
     assert.equal(h.daemon.actor.snapshot().state.name, "Expired");
     assert.equal(received.method, "POST");
@@ -211,7 +213,7 @@ Deno.test("a hanging webhook never holds up the lifecycle: Live and Expired arri
   await using receiver = await startReceiver(() => release.promise);
   try {
     await using h = await startHarness({
-      extraEnv: [`KITEKEEPER_NOTIFY_URL=${receiver.url}/hook`],
+      env: (sim) => envText(sim.url, [`KITEKEEPER_NOTIFY_URL=${receiver.url}/hook`]),
     });
     const { daemon, sim } = h;
     await receiver.next(); // The "no token" message: its answer never comes.

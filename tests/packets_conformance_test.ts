@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { KiteTicker } from "kiteconnect";
 import { decode, type DepthLevel, type QuoteTick, type Tick } from "../src/kite/packets.ts";
+import { packetMessage } from "./_packet_message.ts";
 
 const SHARED = new URL("../../shared/kite-mocks/", import.meta.url);
 const sharedMissing = !existsSync(SHARED);
@@ -97,20 +98,6 @@ function pick(tick: Tick, keys: readonly string[]): Json {
   return Object.fromEntries(keys.map((key) => [key, record[key]]));
 }
 
-/** Wraps packet bodies in a message: int16 count, then int16 length + body each. */
-function message(bodies: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(bodies.reduce((n, b) => n + 2 + b.length, 2));
-  const view = new DataView(bytes.buffer);
-  view.setUint16(0, bodies.length);
-  let at = 2;
-  for (const body of bodies) {
-    view.setUint16(at, body.length);
-    bytes.set(body, at + 2);
-    at += 2 + body.length;
-  }
-  return bytes;
-}
-
 async function fixtureBody(name: string): Promise<Uint8Array> {
   const base64 = (await Deno.readTextFile(new URL(name, SHARED))).trim();
   return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
@@ -136,11 +123,11 @@ Deno.test({
     const body = await fixtureBody("ticker_full.packet");
     assert.equal(body.length, 184);
     const expected = fromGokiteconnect(await fixtureJson("ticker_full.json"));
-    const tick = onlyTick(message([body]));
+    const tick = onlyTick(packetMessage([body]));
     assert.equal(tick.kind, "quote");
     assert.deepStrictEqual(pick(tick, Object.keys(expected)), expected);
     // gokiteconnect has no percent; the JS client is the reference for change_percent.
-    const official = fromOfficial(officialParser()(message([body]).buffer)[0] as Json);
+    const official = fromOfficial(officialParser()(packetMessage([body]).buffer)[0] as Json);
     assert.deepStrictEqual(pick(tick, ["change_percent"]), pick(official, ["change_percent"]));
   },
 });
@@ -152,7 +139,7 @@ Deno.test({
     const body = await fixtureBody("ticker_quote.packet");
     assert.equal(body.length, 44);
     const expected = fromGokiteconnect(await fixtureJson("ticker_quote.json"));
-    const tick = onlyTick(message([body]));
+    const tick = onlyTick(packetMessage([body]));
     // ticker_quote.json's `change` (5.900000000000091) is the full fixture's value: its own
     // last_price 1573.15 and close 1567.8 give 5.35. So net_change is checked against what
     // the fixture's own fields derive, and every other field against the fixture as is.
@@ -174,7 +161,7 @@ Deno.test({
     // bytes (token, last price), and ticker_ltp.json holds the quote packet's values.
     const body = (await fixtureBody("ticker_quote.packet")).subarray(0, 8);
     const expected = fromGokiteconnect(await fixtureJson("ticker_ltp.json"));
-    const tick = onlyTick(message([body]));
+    const tick = onlyTick(packetMessage([body]));
     assert.deepStrictEqual(tick, { kind: "ltp", ...expected });
   },
 });
@@ -254,7 +241,7 @@ Deno.test("decode() agrees with the official parseBinary on 100 000 random packe
         bodies.push(randomBody(next, LENGTHS[packets++ % LENGTHS.length] as number));
       }
     }
-    const bytes = message(bodies);
+    const bytes = packetMessage(bodies);
     const official = parse(bytes.slice().buffer).map((t) => fromOfficial(t as Json));
     const ours = decode(bytes);
     assert.deepStrictEqual(

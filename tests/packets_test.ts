@@ -12,6 +12,7 @@ import {
   type QuoteTick,
   type Tick,
 } from "../src/kite/packets.ts";
+import { packetMessage } from "./_packet_message.ts";
 
 // Segments (token & 0xff): NSE 1, NFO 2, CDS 3 (÷1e7), BSE 4, BCD 6 (÷1e4), MCX 7, indices 9.
 const SEGMENTS = [1, 2, 3, 4, 6, 7, 9] as const;
@@ -352,24 +353,10 @@ const wellFormedPacket = fc
     return bytes;
   });
 
-function message(packets: readonly Uint8Array[]): Uint8Array {
-  const size = packets.reduce((n, p) => n + 2 + p.length, 2);
-  const bytes = new Uint8Array(size);
-  const view = new DataView(bytes.buffer);
-  view.setUint16(0, packets.length);
-  let at = 2;
-  for (const packet of packets) {
-    view.setUint16(at, packet.length);
-    bytes.set(packet, at + 2);
-    at += 2 + packet.length;
-  }
-  return bytes;
-}
-
 Deno.test("encode(decode()) reproduces random well-formed messages byte for byte", () => {
   fc.assert(
     fc.property(fc.array(wellFormedPacket, { maxLength: 12 }), (packets) => {
-      const bytes = message(packets);
+      const bytes = packetMessage(packets);
       const { ticks, errors } = ticksOf(decode(bytes));
       assert.equal(errors, 0);
       assert.equal(ticks.length, packets.length);

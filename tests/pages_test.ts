@@ -8,7 +8,7 @@ import {
 } from "../src/http/page_format.ts";
 import { statusPage } from "../src/http/pages.ts";
 import type { StatusBody } from "../src/status_body.ts";
-import { startHarness, waitFor } from "./_daemon_fixture.ts";
+import { startHarness, waitFor } from "../scripts/_daemon_harness.ts";
 
 const NOW = Date.parse("2026-03-02T04:00:00.000Z"); // 09:30 IST
 const EXPIRY = "2026-03-03T00:30:00.000Z"; // 06:00 IST the next day

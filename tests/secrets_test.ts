@@ -2,11 +2,10 @@ import assert from "node:assert/strict";
 import { parseEnv } from "../src/env_file.ts";
 import { fingerprint } from "../src/fingerprint.ts";
 import { driveLogin } from "../src/login_driver.ts";
-import { RUN_PERMISSIONS } from "../src/permissions.ts";
 import { startSimulator } from "../src/simulator/simulator.ts";
-import { KITE, simControl } from "./_daemon_fixture.ts";
+import { KITE, simControl } from "../scripts/_daemon_harness.ts";
+import { kitekeeperRun } from "./_run.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /** 32 random letters and digits: the shape of every Kite secret. */
@@ -120,21 +119,9 @@ Deno.test("a full cycle run as a child process never shows a secret in any outpu
   // Group- and world-readable, as a careless copy leaves it: the start-up must say so.
   await Deno.chmod(envFile, 0o644);
 
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...RUN_PERMISSIONS,
-      MAIN,
-      "run",
-      "--env-file",
-      envFile,
-      "--listen",
-      "127.0.0.1:0",
-    ],
-    env: { NO_COLOR: "1", KITEKEEPER_ADMIN_TOKEN: adminToken },
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
+  const child = kitekeeperRun(envFile, {
+    listen: "127.0.0.1:0",
+    env: { KITEKEEPER_ADMIN_TOKEN: adminToken },
   }).spawn();
   const out = new Output(child.stdout);
   const err = new Output(child.stderr);

@@ -1,15 +1,14 @@
 import assert from "node:assert/strict";
 import { KiteConnect } from "kiteconnect";
 import { REQUEST_TOKEN_TTL_MS } from "../src/simulator/session_store.ts";
-import { type Simulator, startSimulator } from "../src/simulator/simulator.ts";
+import type { Simulator } from "../src/simulator/simulator.ts";
 import {
   control,
   CREDENTIALS,
-  FakeClock,
   hiddenField,
   loginRedirect,
   requestToken,
-  simOptions,
+  withSimulator,
 } from "./_sim_fixture.ts";
 
 const SHARED = new URL("../../shared/kite-mocks/", import.meta.url);
@@ -22,18 +21,6 @@ function existsSync(url: URL): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function withSimulator(
-  fn: (sim: Simulator, clock: FakeClock) => Promise<void>,
-): Promise<void> {
-  const clock = new FakeClock();
-  const sim = await startSimulator(simOptions({ clock }));
-  try {
-    await fn(sim, clock);
-  } finally {
-    await sim.close();
   }
 }
 

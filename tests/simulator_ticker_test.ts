@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { parseTextMessage, type Tick } from "../src/kite/packets.ts";
 import { DROP_CLOSE_CODE } from "../src/simulator/ticker_hub.ts";
-import { type Simulator, startSimulator } from "../src/simulator/simulator.ts";
-import { control, CREDENTIALS, FakeClock, simOptions } from "./_sim_fixture.ts";
+import type { Simulator } from "../src/simulator/simulator.ts";
+import { control, CREDENTIALS, withSimulator } from "./_sim_fixture.ts";
 import { isHeartbeat, isTicks, WsProbe } from "./_ws_probe.ts";
 
 const NIFTY = 256265;
@@ -13,18 +13,6 @@ const INFY = 408065;
 function tickerUrl(sim: Simulator, token: string): string {
   const query = new URLSearchParams({ api_key: CREDENTIALS.apiKey, access_token: token });
   return `${sim.tickerUrl}?${query}`;
-}
-
-async function withSimulator(
-  fn: (sim: Simulator, clock: FakeClock) => Promise<void>,
-): Promise<void> {
-  const clock = new FakeClock();
-  const sim = await startSimulator(simOptions({ clock }));
-  try {
-    await fn(sim, clock);
-  } finally {
-    await sim.close();
-  }
 }
 
 async function openProbe(sim: Simulator): Promise<WsProbe> {

@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import { RUN_PERMISSIONS } from "../src/permissions.ts";
 import { isLoopbackHost, startupWarnings } from "../src/startup_warnings.ts";
 import { LineReader } from "./_lines.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
+import { kitekeeperRun } from "./_run.ts";
 
 Deno.test("isLoopbackHost() knows 127.0.0.0/8, ::1 and localhost, and nothing else", () => {
   for (const host of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "::ffff:127.0.0.1"]) {
@@ -39,13 +37,7 @@ async function firstLines(
   const dir = await Deno.makeTempDir({ prefix: "kitekeeper_warn_" });
   const envFile = `${dir}/.env`;
   await Deno.writeTextFile(envFile, envText, { mode: 0o600 });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...RUN_PERMISSIONS, MAIN, "run", "--env-file", envFile, "--listen", listen],
-    env: { NO_COLOR: "1" },
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = kitekeeperRun(envFile, { listen }).spawn();
   const out = new LineReader(child.stdout);
   const errText = Array.fromAsync(child.stderr.pipeThrough(new TextDecoderStream()));
   const started = out.until(/^kitekeeper listening on .+$/).then(([line]) => line, String);

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { formatStatus } from "../src/cli/status_command.ts";
 import type { StatusBody } from "../src/status_body.ts";
-import { freePort, hasTicksFor, startHarness, waitFor } from "./_daemon_fixture.ts";
+import { freePort, startHarness, waitFor } from "../scripts/_daemon_harness.ts";
+import { hasTicksFor } from "./_daemon_fixture.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const NOW = Date.parse("2026-03-10T22:48:00.000Z");

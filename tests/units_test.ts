@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { onPath, run } from "./_run.ts";
+import { withTempDir } from "./_temp_dir.ts";
 
 const UNIT = new URL("../scripts/kitekeeper.service", import.meta.url);
 const PLIST = new URL("../scripts/com.kitekeeper.plist", import.meta.url);
 const INSTALLED_BINARY = "/usr/local/bin/kitekeeper";
 const MAX_EXPOSURE = 1.5;
+const TEMP_PREFIX = "kitekeeper_units_";
 
 // ---------------------------------------------------------------------------------------
 // systemd
@@ -38,39 +41,6 @@ function single(unit: UnitFile, key: string): string {
   const values = unit.Service?.[key] ?? [];
   assert.equal(values.length, 1, `[Service] ${key}= should appear once: ${values.join(" | ")}`);
   return values[0]!;
-}
-
-async function onPath(name: string): Promise<string | undefined> {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (dir === "") continue;
-    try {
-      if ((await Deno.stat(join(dir, name))).isFile) return join(dir, name);
-    } catch {
-      // Not in this directory.
-    }
-  }
-  return undefined;
-}
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function run(command: string, args: readonly string[]): Promise<Run> {
-  const output = await new Deno.Command(command, {
-    args: [...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
 }
 
 /** Why systemd-analyze cannot check the unit here, or undefined when it can. */
@@ -126,15 +96,6 @@ async function exposure(path: string): Promise<number> {
   return Number(match[1]);
 }
 
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "kitekeeper_units_" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("kitekeeper.service runs the binary as kitekeeper, writable only in the .env directory", async () => {
   const unit = parseUnit(await Deno.readTextFile(UNIT));
   assert.equal(single(unit, "Type"), "simple", "kitekeeper sends no sd_notify READY=1");
@@ -167,7 +128,7 @@ Deno.test({
   name: "kitekeeper.service passes systemd-analyze verify, which flags a broken copy",
   ignore: SKIP_SYSTEMD !== undefined,
   async fn() {
-    await withTempDir(async (dir) => {
+    await withTempDir(TEMP_PREFIX, async (dir) => {
       assert.deepEqual(await verifyProblems(await unitCopy(dir, (text) => text)), []);
       const broken = await unitCopy(
         dir,
@@ -187,7 +148,7 @@ Deno.test({
   name: `kitekeeper.service scores at most ${MAX_EXPOSURE} in systemd-analyze security`,
   ignore: SKIP_SYSTEMD !== undefined,
   async fn() {
-    await withTempDir(async (dir) => {
+    await withTempDir(TEMP_PREFIX, async (dir) => {
       const score = await exposure(await unitCopy(dir, (text) => text));
       console.log(`systemd-analyze security --offline=true: overall exposure ${score}`);
       assert.ok(score <= MAX_EXPOSURE, `exposure ${score} > ${MAX_EXPOSURE}`);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { driveLogin } from "../src/login_driver.ts";
-import { KITE, startHarness } from "./_daemon_fixture.ts";
+import { KITE, startHarness } from "../scripts/_daemon_harness.ts";
 
 /** Whether the simulated Kite still takes `token` (`GET /user/profile`). */
 async function profileStatus(simUrl: string, token: string): Promise<number> {
