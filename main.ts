@@ -49,6 +49,11 @@ export async function main(args: readonly string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
+  // `kitekeeper run --help` asks for help, not for a daemon.
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(HELP);
+    return 0;
+  }
   try {
     const command = await load();
     return await command(rest);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { startSimulator } from "../src/simulator/simulator.ts";
 import type { StatusBody } from "../src/status_body.ts";
-import { envText, freePort, KITE } from "./_daemon_fixture.ts";
+import { envText, freePort, KITE } from "../scripts/_daemon_harness.ts";
 import { LineReader } from "./_lines.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -87,4 +87,16 @@ Deno.test("run with an unknown flag exits 2 with the usage line", async () => {
   }).output();
   assert.equal(output.code, 2);
   assert.match(new TextDecoder().decode(output.stderr), /^Usage: kitekeeper/m);
+});
+
+Deno.test("a subcommand's --help prints the help and exits 0 without starting anything", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...FLAGS, MAIN, "run", "--help"],
+    env: { NO_COLOR: "1" },
+    clearEnv: true,
+  }).output();
+  assert.equal(output.code, 0);
+  const stdout = new TextDecoder().decode(output.stdout);
+  assert.match(stdout, /^Usage: kitekeeper/);
+  assert.doesNotMatch(stdout, /listening/);
 });
