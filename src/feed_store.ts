@@ -40,14 +40,17 @@ export interface FeedStore {
   snapshot(): FeedSnapshot;
 }
 
-/** What /status, /quotes and /stream show of `tick`, received at `at` (epoch ms). */
-export function quoteOf(tick: Tick, at: number): InstrumentQuote {
+/**
+ * What /status, /quotes and /stream show of `tick`, received at `at`: epoch ms, or already
+ * as ISO 8601 (formatted once for the many ticks of one message).
+ */
+export function quoteOf(tick: Tick, at: number | string): InstrumentQuote {
   return {
     name: instrumentName(tick.instrument_token),
     last_price: tick.last_price,
     change: tick.kind === "ltp" ? 0 : tick.net_change,
     change_percent: tick.kind === "ltp" ? 0 : tick.change_percent,
-    at: new Date(at).toISOString(),
+    at: typeof at === "string" ? at : new Date(at).toISOString(),
   };
 }
 
@@ -72,7 +75,16 @@ export function createFeedStore(): FeedStore {
     },
     snapshot() {
       const instruments: Record<string, InstrumentQuote> = {};
-      for (const [token, { tick, at }] of latest) instruments[token] = quoteOf(tick, at);
+      // Ticks of one message share a receive time: format it once, not once an instrument.
+      let lastAt = Number.NaN;
+      let atText = "";
+      for (const [token, { tick, at }] of latest) {
+        if (at !== lastAt) {
+          lastAt = at;
+          atText = new Date(at).toISOString();
+        }
+        instruments[token] = quoteOf(tick, atText);
+      }
       return {
         instruments,
         last_data_at: lastDataAt === null ? null : new Date(lastDataAt).toISOString(),

@@ -54,11 +54,18 @@ export interface StreamHubOptions {
   summary(): StateSummary;
   /** Timers for flushes and heartbeats. */
   readonly clock: Clock;
-  /** How long ticks wait to be coalesced; default 100 ms. */
+  /**
+   * At most one flush of ticks per this period; default 100 ms. Ticks after a quiet spell go
+   * out on the next turn of the event loop; ticks sooner after a flush wait out the period,
+   * coalesced.
+   */
   readonly flushMs?: number;
   /** How often an idle comment keeps proxies from closing the stream; default 15 s. */
   readonly heartbeatMs?: number;
-  /** Events a client may have waiting before it is dropped; default 512. */
+  /**
+   * Events a client may have waiting before it is dropped; default 512. A client with
+   * nothing waiting takes any one flush, however many instruments it carries.
+   */
   readonly maxQueued?: number;
   /** The reconnect delay told to `EventSource`; default 2 s. */
   readonly retryMs?: number;
@@ -88,8 +95,10 @@ export interface StreamHub extends AsyncDisposable {
 
 interface Client {
   readonly sink: SseSink;
-  /** Frames not yet handed to the sink. */
+  /** Text not yet handed to the sink, as broadcast (each piece may hold many frames). */
   readonly queue: string[];
+  /** How many events (frames) `queue` holds. */
+  queued: number;
   writing: boolean;
   readonly ended: PromiseWithResolvers<void>;
 }
@@ -113,7 +122,7 @@ function frame(event: "state" | "tick", data: string): string {
   return `event: ${event}\ndata: ${data}\n\n`;
 }
 
-function tickFrame(tick: Tick, at: number): string {
+function tickFrame(tick: Tick, at: string): string {
   const data: TickEvent = { token: tick.instrument_token, ...quoteOf(tick, at) };
   return frame("tick", JSON.stringify(data));
 }
@@ -139,6 +148,7 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
   const clients = new Set<Client>();
   const pending = new Map<number, { tick: Tick; at: number }>();
   let flushTimer: TimerId | undefined;
+  let lastFlushAt = Number.NEGATIVE_INFINITY;
   let heartbeatTimer: TimerId | undefined;
   let lastState = "";
   let droppedTotal = 0;
@@ -147,6 +157,7 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
   function end(client: Client): void {
     if (!clients.delete(client)) return;
     client.queue.length = 0;
+    client.queued = 0;
     client.ended.resolve();
     if (clients.size > 0) return;
     // Nobody listens: nothing may wait or tick on their behalf.
@@ -168,8 +179,9 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
     try {
       while (client.queue.length > 0 && clients.has(client)) {
         // Everything queued goes in one write; a slow client gets fewer, larger writes.
-        const text = client.queue.join("");
+        const text = client.queue.length === 1 ? client.queue[0] as string : client.queue.join("");
         client.queue.length = 0;
+        client.queued = 0;
         await client.sink.write(text);
       }
     } catch {
@@ -179,21 +191,36 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
     }
   }
 
-  function enqueue(client: Client, frames: readonly string[]): void {
-    if (client.queue.length + frames.length > maxQueued) return drop(client);
-    client.queue.push(...frames);
+  function enqueue(client: Client, text: string, events: number): void {
+    // The limit bounds a backlog: one flush of 3000 instruments is more frames than that.
+    if (client.queued > 0 && client.queued + events > maxQueued) return drop(client);
+    client.queue.push(text);
+    client.queued += events;
     if (!client.writing) void pump(client);
   }
 
   function broadcast(frames: readonly string[]): void {
-    for (const client of [...clients]) enqueue(client, frames);
+    // Joined once for all: every client is handed the same string.
+    const text = frames.join("");
+    for (const client of [...clients]) enqueue(client, text, frames.length);
   }
 
   function flush(): void {
     if (flushTimer !== undefined) clock.clearTimeout(flushTimer);
     flushTimer = undefined;
     if (pending.size === 0) return;
-    const frames = [...pending.values()].map(({ tick, at }) => tickFrame(tick, at));
+    lastFlushAt = clock.now();
+    // The ticks of one message share a receive time: format it once, not once a tick.
+    let lastAt = Number.NaN;
+    let atText = "";
+    const frames: string[] = [];
+    for (const { tick, at } of pending.values()) {
+      if (at !== lastAt) {
+        lastAt = at;
+        atText = new Date(at).toISOString();
+      }
+      frames.push(tickFrame(tick, atText));
+    }
     pending.clear();
     broadcast(frames);
   }
@@ -233,15 +260,22 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
     publish(ticks, at) {
       if (clients.size === 0) return;
       for (const tick of ticks) pending.set(tick.instrument_token, { tick, at });
-      flushTimer ??= clock.setTimeout(flush, flushMs);
+      // A timer even when due now: ticks read in the same turn go out together.
+      flushTimer ??= clock.setTimeout(flush, Math.max(0, lastFlushAt + flushMs - clock.now()));
     },
     serve(sink) {
       if (closed) return Promise.resolve();
-      const client: Client = { sink, queue: [], writing: false, ended: Promise.withResolvers() };
+      const client: Client = {
+        sink,
+        queue: [],
+        queued: 0,
+        writing: false,
+        ended: Promise.withResolvers(),
+      };
       clients.add(client);
       sink.onAbort(() => end(client));
       heartbeatTimer ??= clock.setTimeout(heartbeat, heartbeatMs);
-      enqueue(client, [`retry: ${retryMs}\n\n`, frame("state", currentState())]);
+      enqueue(client, `retry: ${retryMs}\n\n${frame("state", currentState())}`, 2);
       return client.ended.promise;
     },
     stats: () => ({ clients: clients.size, dropped_total: droppedTotal }),

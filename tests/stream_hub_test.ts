@@ -167,3 +167,45 @@ Deno.test("close() ends every stream, and a client arriving later is ended at on
   assert.equal(late.text, "");
   assert.equal(a.data("state").length, 1, "no state after close");
 });
+
+Deno.test("ticks after a quiet spell go out on the next turn; ticks within 100 ms of a flush wait out the rest", async () => {
+  const { clock, hub } = setup();
+  const sink = new MemorySink();
+  const served = hub.serve(sink);
+  hub.publish([ltp(265, 1)], T0);
+  assert.deepEqual(sink.data("tick"), [], "not inside publish()");
+  clock.tick(0);
+  await sink.until((it) => it.data("tick").length === 1);
+
+  clock.tick(30);
+  hub.publish([ltp(265, 2)], T0 + 30);
+  clock.tick(69);
+  assert.equal(sink.data("tick").length, 1, "a flush 30 ms ago: the tick waits");
+  hub.publish([ltp(265, 3)], T0 + 99);
+  clock.tick(1);
+  await sink.until((it) => it.data("tick").length === 2);
+  assert.deepEqual(
+    (sink.data("tick") as TickEvent[]).map((t) => t.last_price),
+    [1, 3],
+    "coalesced",
+  );
+
+  clock.tick(500);
+  hub.publish([ltp(265, 4)], T0 + 600);
+  clock.tick(0);
+  await sink.until((it) => it.data("tick").length === 3);
+  await hub.close();
+  await served;
+});
+
+Deno.test("a flush of more instruments than maxQueued reaches a client with nothing waiting", async () => {
+  const { clock, hub } = setup({ maxQueued: 10 });
+  const sink = new MemorySink();
+  const served = hub.serve(sink);
+  hub.publish(Array.from({ length: 50 }, (_, i) => ltp(1000 + i, 1)), T0);
+  clock.tick(0);
+  await sink.until((it) => it.data("tick").length === 50);
+  assert.deepEqual(hub.stats(), { clients: 1, dropped_total: 0 });
+  await hub.close();
+  await served;
+});
