@@ -27,7 +27,7 @@ import { createTickerPort } from "./kite/ticker.ts";
 import { type Actor, createActor, type ProbeReport } from "./lifecycle/actor.ts";
 import type { TokenSource } from "./lifecycle/machine.ts";
 import { consoleLogger, type Logger, loginNeededBlock } from "./log.ts";
-import { marketPhase } from "./market_phase.ts";
+import { type MarketPhase, marketPhase } from "./market_phase.ts";
 import { feedObservation } from "./quiet_feed.ts";
 import { watchQuietFeed } from "./quiet_feed_watch.ts";
 import { createNotifier } from "./notifier.ts";
@@ -260,7 +260,17 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       }),
   }, { adminToken: config.adminToken });
 
+  // The phase holds until its next_change, so /status walks the calendar only then.
+  let market = { at: clock.now(), phase: marketPhase(clock.now(), { holidays }) };
+  function marketNow(now: number): MarketPhase {
+    if (now < market.at || now >= market.phase.next_change) {
+      market = { at: now, phase: marketPhase(now, { holidays }) };
+    }
+    return market.phase;
+  }
+
   function status(): StatusBody {
+    const now = clock.now();
     return renderStatus(actor.snapshot(), {
       feed: feed.snapshot(),
       mode: config.mode,
@@ -268,8 +278,8 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       version: options.version,
       pid: Deno.pid,
       startedAt,
-      now: clock.now(),
-      market: marketPhase(clock.now(), { holidays }),
+      now,
+      market: marketNow(now),
       feedWarning: quiet?.warning() ?? null,
     });
   }

@@ -31,7 +31,7 @@ export interface QuietFeedWatchOptions {
 export interface QuietFeedWatch {
   /** The verdict now, computed fresh (logs nothing). */
   verdict(): QuietFeed;
-  /** The `/status` warning now, or `null`. */
+  /** The `/status` warning: raised by a check (at most `checkEveryMs` late), cleared at once. */
   warning(): string | null;
   /** Cancels the timer; idempotent. */
   stop(): void;
@@ -60,6 +60,8 @@ export function watchQuietFeed(
   const checkEveryMs = options.checkEveryMs ?? DEFAULT_CHECK_EVERY_MS;
   // The quietSince of the episode already warned about, if one is running.
   let warnedSince: number | null = null;
+  // The latest check's verdict: /status reads it, so a request costs no calendar walk.
+  let latest: QuietFeed | null = null;
   let timer: TimerId | null = null;
   let stopped = false;
 
@@ -72,6 +74,7 @@ export function watchQuietFeed(
     if (stopped) return;
     try {
       const now = verdict();
+      latest = now;
       if (now.kind === "quiet" && now.quietSince !== warnedSince) {
         warnedSince = now.quietSince;
         log("warn", quietFeedWarning(now) ?? "");
@@ -92,7 +95,9 @@ export function watchQuietFeed(
   timer = clock.setTimeout(check, checkEveryMs);
   return {
     verdict,
-    warning: () => quietFeedWarning(verdict()),
+    // Cheap unless a warning stands: only then is the verdict computed afresh, so it clears
+    // the moment ticks resume.
+    warning: () => latest?.kind === "quiet" ? quietFeedWarning(verdict()) : null,
     stop() {
       stopped = true;
       if (timer !== null) clock.clearTimeout(timer);

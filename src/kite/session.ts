@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { KiteConnect } from "kiteconnect";
 
 /** Kite's error body, `{"status":"error","message":…,"error_type":…}`, as an error to catch. */
 export class KiteApiError extends Error {
@@ -82,6 +81,9 @@ export async function exchangeRequestToken(
   options: KiteEndpoint & { apiSecret: string; now?: () => number },
 ): Promise<KiteSession> {
   const now = options.now ?? Date.now;
+  // Loaded on first use: the official client and its Node-compat dependencies cost ~8 MB of
+  // RSS, and a daemon that never sees a login (a token pasted by hand) never needs them.
+  const { KiteConnect } = await import("kiteconnect");
   const client = new KiteConnect({ api_key: options.apiKey, root: options.apiRoot });
   let session: Record<string, unknown>;
   try {
