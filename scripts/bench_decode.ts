@@ -17,6 +17,7 @@
 import { parseArgs } from "node:util";
 import { KiteTicker } from "kiteconnect";
 import { decode, encode, type Tick } from "../src/kite/packets.ts";
+import { type Figure, figure } from "./_bench_stats.ts";
 
 /** A mode whose packets a row measures. */
 export type BenchMode = "full" | "quote" | "ltp";
@@ -213,6 +214,23 @@ export function benchDecode(options: DecodeBenchOptions = {}): DecodeBenchRow[] 
     });
   }
   return rows;
+}
+
+/**
+ * The rows as benchmark figures: `decode()` beside `parseBinary` in each mode, ticks per
+ * second (the ratio is of the two medians; each row keeps the median of paired ratios).
+ */
+export function decodeFigures(rows: readonly DecodeBenchRow[]): Figure[] {
+  return rows.map((row) =>
+    figure({
+      key: `decode.${row.mode}.ticks_per_s`,
+      benchmark: "decode",
+      name: `decode() ${row.mode} packets, ${row.packets_per_message} a message`,
+      unit: "ticks/s",
+      value: row.ours_ticks_per_s,
+      baseline: { name: "kiteconnect parseBinary", value: row.official_ticks_per_s },
+    }, row.mode === "full" ? { text: "≥ 150 × baseline", met: (v, b) => v >= 150 * b } : undefined)
+  );
 }
 
 function formatTable(rows: readonly DecodeBenchRow[]): string {

@@ -1,0 +1,220 @@
+/**
+ * The benchmarks, in one go, against the simulator: recovery from a token rotation, tick
+ * decoding, fan-out to `/stream` clients, the idle daemon, and `/status` under load. Each
+ * figure is printed beside a baseline measured in the same run, with the ratio and the goal
+ * it answers to; everything goes to `bench/results.json` too.
+ *
+ * ```sh
+ * deno task bench [--quick] [--only recovery,decode,fanout,idle,status] [--out PATH]
+ * # that is: deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env \
+ * #   --allow-run=deno,cat scripts/bench.ts …
+ * ```
+ *
+ * `--quick` runs every benchmark with tiny sizes, in seconds: figures that keep the
+ * benchmarks working, not figures to quote. The daemon runs as its own process
+ * (`deno run <RUN_PERMISSIONS> main.ts run`), as do the client fleets and the baseline
+ * servers; `cat` reads `/proc`, which Deno reads only under `--allow-all`.
+ *
+ * Exit code: 0 when every benchmark ran (goals met or not: see the table), 2 when one
+ * failed.
+ *
+ * @module
+ */
+import { dirname } from "node:path";
+import { parseArgs } from "node:util";
+import { type BenchResult, type Figure, round } from "./_bench_stats.ts";
+import { benchDecode, decodeFigures } from "./bench_decode.ts";
+import { benchFanout } from "./bench_fanout.ts";
+import { benchIdle } from "./bench_idle.ts";
+import { benchRecovery } from "./bench_recovery.ts";
+import { benchStatus } from "./bench_status.ts";
+
+/** A benchmark's name on the command line and in the results. */
+export type BenchName = "recovery" | "decode" | "fanout" | "idle" | "status";
+
+/** What `bench/results.json` holds. */
+export interface BenchResults {
+  /** ISO 8601, when the run started. */
+  readonly date: string;
+  readonly quick: boolean;
+  readonly machine: Machine;
+  readonly duration_s: number;
+  /** Every figure of every benchmark run, in table order. */
+  readonly figures: readonly Figure[];
+  /** Each benchmark's settings, counts and raw summaries. */
+  readonly details: Readonly<Partial<Record<BenchName, Readonly<Record<string, unknown>>>>>;
+  /** Goals met, out of the figures that have one. */
+  readonly goals: { readonly met: number; readonly total: number };
+}
+
+/** Where the figures were measured. */
+export interface Machine {
+  readonly cpu: string;
+  readonly cores: number;
+  readonly os: string;
+  readonly deno: string;
+  readonly v8: string;
+  /** `/proc/loadavg`'s 1, 5 and 15-minute load before and after the run. */
+  readonly loadavg_before: readonly number[];
+  readonly loadavg_after: readonly number[];
+}
+
+type Log = (line: string) => void;
+
+const NAMES: readonly BenchName[] = ["recovery", "decode", "fanout", "idle", "status"];
+const DEFAULT_OUT = new URL("../bench/results.json", import.meta.url).pathname;
+
+/** Runs benchmark `name`, tiny when `quick`. */
+async function run(name: BenchName, options: { quick: boolean; log: Log }): Promise<BenchResult> {
+  const { quick, log } = options;
+  switch (name) {
+    case "recovery":
+      return await benchRecovery({ ...(quick ? { rotations: 3 } : {}), log });
+    case "decode": {
+      log("decode: decode() against kiteconnect's parseBinary, full, quote and ltp");
+      // Longer and more samples than the script's own default: the machine may be shared.
+      const rows = benchDecode(
+        quick ? { budgetMs: 40, samples: 3, messages: 8 } : { budgetMs: 2000, samples: 7 },
+      );
+      return { figures: decodeFigures(rows), details: { rows } };
+    }
+    case "fanout":
+      return await benchFanout({
+        ...(quick ? { instruments: 50, clients: 3, windowMs: 1500, warmupMs: 500 } : {}),
+        log,
+      });
+    case "idle":
+      return await benchIdle({ ...(quick ? { windowMs: 2000, warmupMs: 500 } : {}), log });
+    case "status":
+      return await benchStatus({
+        ...(quick ? { requests: 300, connections: 4, rounds: 2, warmup: 50 } : {}),
+        log,
+      });
+  }
+}
+
+async function cat(path: string): Promise<string> {
+  const output = await new Deno.Command("cat", { args: [path], stdout: "piped", stderr: "null" })
+    .output();
+  return output.success ? new TextDecoder().decode(output.stdout) : "";
+}
+
+async function loadavg(): Promise<number[]> {
+  return (await cat("/proc/loadavg")).split(" ").slice(0, 3).map(Number);
+}
+
+async function machine(before: number[]): Promise<Machine> {
+  const model = /^model name\s*:\s*(.+)$/m.exec(await cat("/proc/cpuinfo"))?.[1];
+  return {
+    cpu: model ?? "unknown",
+    cores: navigator.hardwareConcurrency,
+    os: `${Deno.build.os} ${Deno.build.arch}`,
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+    loadavg_before: before,
+    loadavg_after: await loadavg(),
+  };
+}
+
+function amount(value: number, unit: string): string {
+  const digits = Math.abs(value) >= 1000 ? 0 : Math.abs(value) >= 10 ? 1 : value === 0 ? 0 : 3;
+  const text = value.toLocaleString("en-US", { maximumFractionDigits: digits });
+  return unit === "% of a core" ? `${text} %` : `${text} ${unit}`;
+}
+
+function ratioText(ratio: number): string {
+  if (!Number.isFinite(ratio)) return "–";
+  return `${ratio >= 10 ? round(ratio, 1) : round(ratio, 2)}×`;
+}
+
+/** The figures as a Markdown table: figure, kitekeeper, baseline, ratio, goal. */
+export function formatTable(figures: readonly Figure[]): string {
+  const header = ["benchmark", "figure", "kitekeeper", "baseline", "ratio", "goal"];
+  const rows = figures.map((f) => [
+    f.benchmark,
+    f.name,
+    amount(f.value, f.unit),
+    `${amount(f.baseline.value, f.unit)} (${f.baseline.name})`,
+    ratioText(f.ratio),
+    f.goal === undefined ? "" : `${f.goal.text}: ${f.goal.met ? "met" : "missed"}`,
+  ]);
+  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+function parseOnly(text: string | undefined): BenchName[] {
+  if (text === undefined) return [...NAMES];
+  const names = text.split(",").map((name) => name.trim()).filter((name) => name !== "");
+  for (const name of names) {
+    if (!NAMES.includes(name as BenchName)) {
+      throw new TypeError(`Failed to read --only: "${name}" is not one of ${NAMES.join(", ")}`);
+    }
+  }
+  return names as BenchName[];
+}
+
+/** Runs `names` in order and gathers their figures. */
+export async function runBenchmarks(
+  names: readonly BenchName[],
+  options: { quick: boolean; log?: Log },
+): Promise<BenchResults> {
+  const log = options.log ?? (() => {});
+  const date = new Date().toISOString();
+  const before = await loadavg();
+  const started = performance.now();
+  const figures: Figure[] = [];
+  const details: Partial<Record<BenchName, Readonly<Record<string, unknown>>>> = {};
+  for (const name of names) {
+    const result = await run(name, { quick: options.quick, log });
+    figures.push(...result.figures);
+    details[name] = result.details;
+  }
+  const goals = figures.filter((f) => f.goal !== undefined);
+  return {
+    date,
+    quick: options.quick,
+    machine: await machine(before),
+    duration_s: round((performance.now() - started) / 1000, 1),
+    figures,
+    details,
+    goals: { met: goals.filter((f) => f.goal?.met).length, total: goals.length },
+  };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string" },
+      out: { type: "string", default: DEFAULT_OUT },
+    },
+  });
+  const names = parseOnly(values.only);
+  let results: BenchResults;
+  try {
+    results = await runBenchmarks(names, {
+      quick: values.quick,
+      log: (line) => console.error(line),
+    });
+  } catch (error: unknown) {
+    console.error(`Failed to run the benchmarks: ${error instanceof Error ? error.stack : error}`);
+    return 2;
+  }
+  await Deno.mkdir(dirname(values.out), { recursive: true });
+  await Deno.writeTextFile(values.out, `${JSON.stringify(results, null, 2)}\n`);
+  const { machine: m } = results;
+  console.log(
+    `${results.date}  ${m.cpu}, ${m.cores} cores, ${m.os}, Deno ${m.deno}; ` +
+      `load ${m.loadavg_before.join(" ")} → ${m.loadavg_after.join(" ")}` +
+      (results.quick ? "  (--quick: tiny sizes, not figures to quote)" : ""),
+  );
+  console.log(formatTable(results.figures));
+  console.log(
+    `goals met: ${results.goals.met}/${results.goals.total}; ${results.duration_s} s; ` +
+      `written to ${values.out}`,
+  );
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());

@@ -1,0 +1,352 @@
+/**
+ * Benchmark: what fanning a big feed out costs. The simulator streams `instruments` NSE
+ * equities in full mode at 1 Hz (3000 is Kite's limit for one socket) to the daemon, run as
+ * its own process, which serves them to `clients` `/stream` subscribers (one process of
+ * their own). Measured over a window:
+ * - the daemon's CPU, as % of one core, from `/proc/<pid>/stat`;
+ * - latency per tick from the simulator's send to a client's receive.
+ *
+ * Send and receive are read on the epoch clock all processes on the host share
+ * (`performance.timeOrigin + performance.now()`). The send time of a round of ticks is when
+ * the simulator's tick timer fired: the simulator runs in this process with a clock that
+ * notes the first time each round asks it for the time (within microseconds of the timer,
+ * before the round's step and encode). A read that carried ticks counts once per tick, at
+ * the latest round that started before it.
+ *
+ * Baselines, in the same run:
+ * - the floor: one client subscribed straight to the simulator's WebSocket, decoding every
+ *   message (its CPU from its own getrusage, at microsecond resolution);
+ * - a bare relay (`scripts/_bench_relay.ts`): one socket to the simulator and a bare
+ *   `Deno.serve` sending the same number of same-size tick frames to as many SSE clients,
+ *   with no decoding and no state: what moving the bytes costs on this machine (its CPU
+ *   from its own getrusage too).
+ *
+ * ```sh
+ * deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env --allow-run=deno,cat \
+ *   scripts/bench_fanout.ts [--instruments N] [--clients N] [--window-s N] [--profile DIR]
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type Simulator, startSimulator } from "../src/simulator/simulator.ts";
+import type { ClientReport } from "./_bench_client.ts";
+import {
+  cpuPercent,
+  equityTokens,
+  KITE,
+  procSample,
+  spawnDeno,
+  startClientFleet,
+  startDaemonChild,
+  untilLive,
+} from "./_bench_process.ts";
+import {
+  type BenchResult,
+  delay,
+  epochMs,
+  figure,
+  round,
+  summarizeWeighted,
+  type Summary,
+} from "./_bench_stats.ts";
+
+/** Options of {@linkcode benchFanout}. */
+export interface FanoutOptions {
+  /** Instruments streamed; default 3000. */
+  readonly instruments?: number;
+  /** `/stream` subscribers; default 100. */
+  readonly clients?: number;
+  /** Measured time per phase; default 30 s. */
+  readonly windowMs?: number;
+  /** Time after every client has a tick, before measuring; default 3 s. */
+  readonly warmupMs?: number;
+  /** Where to write a V8 CPU profile of the daemon; none by default. */
+  readonly profileDir?: string;
+  /** Progress lines go here. */
+  readonly log?: (line: string) => void;
+}
+
+const TICK_MS = 1000;
+const MB = 1024 * 1024;
+
+/**
+ * A clock for the simulator that notes the start of each tick round: a call to `now()` more
+ * than half a tick period after the previous one.
+ */
+function roundClock(): { clock: { now(): number }; rounds: number[] } {
+  const rounds: number[] = [];
+  let last = Number.NEGATIVE_INFINITY;
+  return {
+    rounds,
+    clock: {
+      now() {
+        const at = epochMs();
+        if (at - last > TICK_MS / 2) rounds.push(at);
+        last = at;
+        return Date.now();
+      },
+    },
+  };
+}
+
+/** Latency of each received tick from the start of the round it belongs to. */
+function latencies(report: ClientReport, rounds: readonly number[]): Summary {
+  const samples: { value: number; weight: number }[] = [];
+  let r = 0;
+  for (const [at, ticks] of report.arrivals) {
+    while (r + 1 < rounds.length && (rounds[r + 1] as number) <= at) r++;
+    const start = rounds[r];
+    if (start === undefined || start > at) continue; // before any round we saw
+    samples.push({ value: at - start, weight: ticks });
+  }
+  return summarizeWeighted(samples);
+}
+
+function ticksPerSecond(report: ClientReport): number {
+  const ticks = report.arrivals.reduce((sum, [, count]) => sum + count, 0);
+  return ticks / report.connections / (report.window_ms / 1000);
+}
+
+/** What one phase with a server between the simulator and the SSE clients measured. */
+interface ServedPhase {
+  readonly clients: ClientReport;
+  /** The server's CPU over the window, % of one core, and its RSS at the end. */
+  readonly cpuPercent: number;
+  readonly rssBytes: number;
+  readonly ticksSentPerS: number;
+}
+
+/**
+ * Runs `clients` SSE clients against `url` for a warm-up and a window, sampling `pid` from
+ * `/proc`, or taking the CPU `selfReport` gives when there is one.
+ */
+async function servedPhase(
+  sim: Simulator,
+  url: string,
+  options: {
+    pid: number;
+    clients: number;
+    warmupMs: number;
+    windowMs: number;
+    selfReport?: { start(): Promise<void>; cpuPercent(): Promise<number> };
+  },
+): Promise<ServedPhase> {
+  await using fleet = await startClientFleet("sse", { url, clients: options.clients });
+  await delay(options.warmupMs);
+  const before = await procSample(options.pid);
+  const sentBefore = sim.stats().ticks_sent;
+  const started = epochMs();
+  await Promise.all([fleet.start(), options.selfReport?.start()]);
+  await delay(options.windowMs);
+  const after = await procSample(options.pid);
+  const elapsed = epochMs() - started;
+  const sent = sim.stats().ticks_sent - sentBefore;
+  const reported = await options.selfReport?.cpuPercent();
+  return {
+    clients: await fleet.finish(),
+    cpuPercent: reported ?? cpuPercent(before, after, elapsed),
+    rssBytes: after.rssBytes,
+    ticksSentPerS: sent / (elapsed / 1000),
+  };
+}
+
+/**
+ * Streams `instruments` at 1 Hz to one direct client (the floor), through a bare relay to
+ * `clients` SSE subscribers, and through the daemon to as many, and reports CPU and latency
+ * of each.
+ */
+export async function benchFanout(options: FanoutOptions = {}): Promise<BenchResult> {
+  const instruments = options.instruments ?? 3000;
+  const clients = options.clients ?? 100;
+  const windowMs = options.windowMs ?? 30_000;
+  const warmupMs = options.warmupMs ?? 3000;
+  const log = options.log ?? (() => {});
+  const tokens = equityTokens(instruments);
+  const { clock, rounds } = roundClock();
+  await using sim = await startSimulator({
+    ...KITE,
+    redirectUrl: "http://127.0.0.1:9/api/auth/callback",
+    tickMs: TICK_MS,
+    heartbeatMs: 1000,
+    clock,
+  });
+  const tickerUrl = () =>
+    `${sim.tickerUrl}?api_key=${KITE.apiKey}&access_token=${sim.issueAccessToken()}`;
+  const seconds = `${windowMs / 1000} s`;
+
+  log(`fan-out: floor, 1 direct client, ${instruments} instruments, ${seconds}`);
+  let direct: ClientReport;
+  {
+    await using fleet = await startClientFleet("ws", { url: tickerUrl(), tokens });
+    await delay(warmupMs);
+    await fleet.start();
+    await delay(windowMs);
+    direct = await fleet.finish();
+  }
+
+  log(`fan-out: bare relay → ${clients} /stream clients, ${seconds}`);
+  let relayed: ServedPhase;
+  {
+    await using relay = spawnDeno([
+      "run",
+      "--allow-net=127.0.0.1",
+      new URL("./_bench_relay.ts", import.meta.url).pathname,
+      "--ticker",
+      tickerUrl(),
+      "--tokens",
+      tokens.join(","),
+    ]);
+    const match = await relay.stdout.waitFor(/relay listening on (http:\/\/\S+)/, 30_000);
+    relayed = await servedPhase(sim, `${match[1]}/stream`, {
+      pid: relay.pid,
+      clients,
+      warmupMs,
+      windowMs,
+      selfReport: {
+        start: () => relay.send("start"),
+        async cpuPercent() {
+          await relay.endInput();
+          const report = await relay.stdout.waitFor(/^\{"relay":/, 30_000);
+          const line = relay.stdout.lines.find((l) => l.startsWith(report[0])) ?? "";
+          return (JSON.parse(line) as { relay: { cpu_percent: number } }).relay.cpu_percent;
+        },
+      },
+    });
+  }
+
+  log(`fan-out: daemon → ${clients} /stream clients, ${seconds}`);
+  const dir = await Deno.makeTempDir({ prefix: "kitekeeper_bench_" });
+  let served: ServedPhase;
+  try {
+    await using daemon = await startDaemonChild(sim, {
+      dir,
+      accessToken: sim.issueAccessToken(),
+      instruments: tokens,
+      ...(options.profileDir === undefined ? {} : { profileDir: options.profileDir }),
+    });
+    await untilLive(daemon.url);
+    served = await servedPhase(sim, `${daemon.url}/stream`, {
+      pid: daemon.pid,
+      clients,
+      warmupMs,
+      windowMs,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  if (rounds.length === 0) throw new Error("Failed to time the simulator's tick rounds");
+
+  const floor = latencies(direct, rounds);
+  const bare = latencies(relayed.clients, rounds);
+  const through = latencies(served.clients, rounds);
+  const sse = `${clients} SSE clients`;
+  return {
+    figures: [
+      figure({
+        key: "fanout.cpu_percent",
+        benchmark: "fan-out",
+        name: `daemon CPU, ${instruments} instruments full 1 Hz → ${sse}`,
+        unit: "% of a core",
+        value: round(served.cpuPercent),
+        baseline: { name: "one direct client decoding", value: round(direct.cpu_percent) },
+      }, { text: "≤ 10 %", met: (value) => value <= 10 }),
+      figure({
+        key: "fanout.latency.p50_ms",
+        benchmark: "fan-out",
+        name: "simulator send → SSE client receive, p50",
+        unit: "ms",
+        value: round(through.p50),
+        baseline: { name: "→ direct client receive, p50", value: round(floor.p50) },
+      }),
+      figure({
+        key: "fanout.latency.p99_ms",
+        benchmark: "fan-out",
+        name: "simulator send → SSE client receive, p99",
+        unit: "ms",
+        value: round(through.p99),
+        baseline: { name: "→ direct client receive, p99", value: round(floor.p99) },
+      }, { text: "added (value − baseline) ≤ 5 ms", met: (value, base) => value - base <= 5 }),
+      figure({
+        key: "fanout.relay.cpu_percent",
+        benchmark: "fan-out",
+        name: `daemon CPU, same feed → ${sse}`,
+        unit: "% of a core",
+        value: round(served.cpuPercent),
+        baseline: { name: "bare relay of the same bytes", value: round(relayed.cpuPercent) },
+      }),
+      figure({
+        key: "fanout.relay.p50_ms",
+        benchmark: "fan-out",
+        name: "simulator send → SSE client receive, p50",
+        unit: "ms",
+        value: round(through.p50),
+        baseline: { name: "through the bare relay, p50", value: round(bare.p50) },
+      }),
+      figure({
+        key: "fanout.relay.p99_ms",
+        benchmark: "fan-out",
+        name: "simulator send → SSE client receive, p99",
+        unit: "ms",
+        value: round(through.p99),
+        baseline: { name: "through the bare relay, p99", value: round(bare.p99) },
+      }),
+      figure({
+        key: "fanout.rss_mb",
+        benchmark: "fan-out",
+        name: `daemon RSS, ${instruments} instruments → ${sse}`,
+        unit: "MB",
+        value: round(served.rssBytes / MB, 1),
+        baseline: { name: "bare relay", value: round(relayed.rssBytes / MB, 1) },
+      }),
+    ],
+    details: {
+      instruments,
+      clients,
+      window_ms: windowMs,
+      warmup_ms: warmupMs,
+      tick_ms: TICK_MS,
+      latency_ms: {
+        through_daemon: through,
+        through_bare_relay: bare,
+        direct: floor,
+        added_p50: round(through.p50 - floor.p50),
+        added_p99: round(through.p99 - floor.p99),
+      },
+      ticks_per_s: {
+        sent_to_daemon: round(served.ticksSentPerS),
+        per_sse_client: round(ticksPerSecond(served.clients)),
+        sent_to_relay: round(relayed.ticksSentPerS),
+        per_relay_client: round(ticksPerSecond(relayed.clients)),
+        direct_client: round(ticksPerSecond(direct)),
+      },
+      sse_clients_ended_early: served.clients.ended_early + relayed.clients.ended_early,
+      cpu_percent: {
+        daemon: round(served.cpuPercent),
+        bare_relay: round(relayed.cpuPercent),
+        direct_client: round(direct.cpu_percent),
+        sse_clients_process: round(served.clients.cpu_percent),
+      },
+    },
+  };
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      instruments: { type: "string" },
+      clients: { type: "string" },
+      "window-s": { type: "string" },
+      profile: { type: "string" },
+    },
+  });
+  const result = await benchFanout({
+    ...(values.instruments === undefined ? {} : { instruments: Number(values.instruments) }),
+    ...(values.clients === undefined ? {} : { clients: Number(values.clients) }),
+    ...(values["window-s"] === undefined ? {} : { windowMs: Number(values["window-s"]) * 1000 }),
+    ...(values.profile === undefined ? {} : { profileDir: values.profile }),
+    log: (line) => console.error(line),
+  });
+  console.log(JSON.stringify(result, null, 2));
+}

@@ -1,0 +1,124 @@
+/**
+ * Benchmark: what the daemon costs when nothing happens. It runs as its own process, Live
+ * on three instruments (the default NIFTY 50, NIFTY BANK, SENSEX) in full mode, with the
+ * simulator ticking and sending heartbeats once a second as Kite does, and no client
+ * connected. Measured over a window: CPU as % of one core (`/proc/<pid>/stat`, 10 ms
+ * steps) and RSS at the end (`/proc/<pid>/status`).
+ *
+ * Baseline, in the same window: a bare client process holding one WebSocket to the same
+ * simulator on the same instruments and decoding every message (its CPU from its own
+ * getrusage, at microsecond resolution; its RSS from `Deno.memoryUsage()`): what a Deno
+ * process that keeps a Kite feed open costs at the least.
+ *
+ * ```sh
+ * deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env --allow-run=deno,cat \
+ *   scripts/bench_idle.ts [--window-s N]
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { DEFAULT_INSTRUMENTS } from "../src/kite/instruments.ts";
+import { startSimulator } from "../src/simulator/simulator.ts";
+import {
+  cpuPercent,
+  KITE,
+  procSample,
+  startClientFleet,
+  startDaemonChild,
+  untilLive,
+} from "./_bench_process.ts";
+import { type BenchResult, delay, epochMs, figure, round } from "./_bench_stats.ts";
+
+/** Options of {@linkcode benchIdle}. */
+export interface IdleOptions {
+  /** Measured time; default 60 s. */
+  readonly windowMs?: number;
+  /** Time after Live before measuring (start-up work, the first GCs); default 5 s. */
+  readonly warmupMs?: number;
+  /** Progress lines go here. */
+  readonly log?: (line: string) => void;
+}
+
+const MB = 1024 * 1024;
+
+/** Runs the daemon and a bare client side by side, idle, and reports CPU and RSS of each. */
+export async function benchIdle(options: IdleOptions = {}): Promise<BenchResult> {
+  const windowMs = options.windowMs ?? 60_000;
+  const warmupMs = options.warmupMs ?? 5000;
+  const log = options.log ?? (() => {});
+  await using sim = await startSimulator({
+    ...KITE,
+    redirectUrl: "http://127.0.0.1:9/api/auth/callback",
+    tickMs: 1000,
+    heartbeatMs: 1000,
+  });
+  const dir = await Deno.makeTempDir({ prefix: "kitekeeper_bench_" });
+  try {
+    log(
+      `idle: daemon and a bare client, ${DEFAULT_INSTRUMENTS.length} instruments, ${
+        windowMs / 1000
+      } s`,
+    );
+    await using daemon = await startDaemonChild(sim, {
+      dir,
+      accessToken: sim.issueAccessToken(),
+      instruments: DEFAULT_INSTRUMENTS,
+    });
+    await untilLive(daemon.url);
+    const url = `${sim.tickerUrl}?api_key=${KITE.apiKey}&access_token=${sim.issueAccessToken()}`;
+    await using bare = await startClientFleet("ws", { url, tokens: DEFAULT_INSTRUMENTS });
+    await delay(warmupMs);
+    const before = await procSample(daemon.pid);
+    const started = epochMs();
+    await bare.start();
+    await delay(windowMs);
+    const after = await procSample(daemon.pid);
+    const elapsed = epochMs() - started;
+    const client = await bare.finish();
+    const cpu = cpuPercent(before, after, elapsed);
+    return {
+      figures: [
+        figure({
+          key: "idle.cpu_percent",
+          benchmark: "idle",
+          name: `daemon CPU, Live on ${DEFAULT_INSTRUMENTS.length} instruments, no clients`,
+          unit: "% of a core",
+          value: round(cpu, 3),
+          baseline: { name: "bare client on the same feed", value: round(client.cpu_percent, 3) },
+        }, { text: "≤ 0.1 %", met: (value) => value <= 0.1 }),
+        figure({
+          key: "idle.rss_mb",
+          benchmark: "idle",
+          name: "daemon RSS at the end",
+          unit: "MB",
+          value: round(after.rssBytes / MB, 1),
+          baseline: {
+            name: "bare client on the same feed",
+            value: round(client.rss_bytes / MB, 1),
+          },
+        }, { text: "≤ 60 MB", met: (value) => value <= 60 }),
+      ],
+      details: {
+        window_ms: round(elapsed),
+        warmup_ms: warmupMs,
+        instruments: DEFAULT_INSTRUMENTS.length,
+        tick_ms: 1000,
+        heartbeat_ms: 1000,
+        daemon_cpu_s: round(after.cpuSeconds - before.cpuSeconds, 2),
+        daemon_rss_peak_mb: round(after.rssPeakBytes / MB, 1),
+      },
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ args: Deno.args, options: { "window-s": { type: "string" } } });
+  const result = await benchIdle({
+    ...(values["window-s"] === undefined ? {} : { windowMs: Number(values["window-s"]) * 1000 }),
+    log: (line) => console.error(line),
+  });
+  console.log(JSON.stringify(result, null, 2));
+}
