@@ -8,23 +8,22 @@
  * @module
  */
 import { RUN_PERMISSIONS } from "../src/permissions.ts";
-import type { Simulator } from "../src/simulator/simulator.ts";
+import {
+  type Simulator,
+  type SimulatorOptions,
+  startSimulator,
+} from "../src/simulator/simulator.ts";
+import { freePort, KITE } from "./_daemon_harness.ts";
 import type { ClientReport } from "./_bench_client.ts";
 import { delay } from "./_bench_stats.ts";
+
+export { freePort, KITE };
 
 /** The repository's root directory. */
 export const REPO_DIR = new URL("../", import.meta.url).pathname;
 /** Linux's USER_HZ: /proc reports CPU time in these ticks (100 on every Linux port). */
 const CLOCK_TICKS_PER_S = 100;
 const LAST_LINES = 40;
-
-/** The simulated Kite account every benchmark uses. */
-export const KITE = Object.freeze({
-  apiKey: "kk_bench_key",
-  apiSecret: "kk_bench_secret_0123456789",
-  userId: "AB1234",
-  password: "correct horse",
-});
 
 /** A child process's output, split into lines as they come. */
 export class LineReader {
@@ -221,12 +220,19 @@ export function cpuPercent(before: ProcSample, after: ProcSample, ms: number): n
   return (after.cpuSeconds - before.cpuSeconds) / (ms / 1000) * 100;
 }
 
-/** Reserves a free loopback port (the simulator needs the daemon's callback URL up front). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
+/**
+ * A simulator for a benchmark: the harness's account, a 1 s heartbeat as Kite's, and a
+ * callback URL that goes nowhere unless one is given.
+ */
+export function startBenchSimulator(
+  options: Partial<SimulatorOptions> & { tickMs: number },
+): Promise<Simulator> {
+  return startSimulator({
+    ...KITE,
+    redirectUrl: "http://127.0.0.1:9/api/auth/callback",
+    heartbeatMs: 1000,
+    ...options,
+  });
 }
 
 /** The daemon, run as its own process. */

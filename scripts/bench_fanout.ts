@@ -29,7 +29,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type Simulator, startSimulator } from "../src/simulator/simulator.ts";
+import type { Simulator } from "../src/simulator/simulator.ts";
 import type { ClientReport } from "./_bench_client.ts";
 import {
   cpuPercent,
@@ -37,6 +37,7 @@ import {
   KITE,
   procSample,
   spawnDeno,
+  startBenchSimulator,
   startClientFleet,
   startDaemonChild,
   untilLive,
@@ -164,11 +165,8 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
   const log = options.log ?? (() => {});
   const tokens = equityTokens(instruments);
   const { clock, rounds } = roundClock();
-  await using sim = await startSimulator({
-    ...KITE,
-    redirectUrl: "http://127.0.0.1:9/api/auth/callback",
+  await using sim = await startBenchSimulator({
     tickMs: TICK_MS,
-    heartbeatMs: 1000,
     clock,
   });
   const tickerUrl = () =>

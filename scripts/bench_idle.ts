@@ -19,11 +19,11 @@
  */
 import { parseArgs } from "node:util";
 import { DEFAULT_INSTRUMENTS } from "../src/kite/instruments.ts";
-import { startSimulator } from "../src/simulator/simulator.ts";
 import {
   cpuPercent,
   KITE,
   procSample,
+  startBenchSimulator,
   startClientFleet,
   startDaemonChild,
   untilLive,
@@ -47,12 +47,7 @@ export async function benchIdle(options: IdleOptions = {}): Promise<BenchResult>
   const windowMs = options.windowMs ?? 60_000;
   const warmupMs = options.warmupMs ?? 5000;
   const log = options.log ?? (() => {});
-  await using sim = await startSimulator({
-    ...KITE,
-    redirectUrl: "http://127.0.0.1:9/api/auth/callback",
-    tickMs: 1000,
-    heartbeatMs: 1000,
-  });
+  await using sim = await startBenchSimulator({ tickMs: 1000 });
   const dir = await Deno.makeTempDir({ prefix: "kitekeeper_bench_" });
   try {
     log(

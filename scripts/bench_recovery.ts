@@ -23,8 +23,13 @@ import { writeToken } from "../src/env_file.ts";
 import { decode } from "../src/kite/packets.ts";
 import { DEFAULT_INSTRUMENTS } from "../src/kite/instruments.ts";
 import { driveLogin } from "../src/login_driver.ts";
-import { startSimulator } from "../src/simulator/simulator.ts";
-import { freePort, KITE, startDaemonChild, untilLive } from "./_bench_process.ts";
+import {
+  freePort,
+  KITE,
+  startBenchSimulator,
+  startDaemonChild,
+  untilLive,
+} from "./_bench_process.ts";
 import {
   type BenchResult,
   delay,
@@ -176,11 +181,9 @@ export async function benchRecovery(options: RecoveryOptions = {}): Promise<Benc
   const settleMs = options.settleMs ?? 100;
   const log = options.log ?? (() => {});
   const port = freePort();
-  await using sim = await startSimulator({
-    ...KITE,
+  await using sim = await startBenchSimulator({
     redirectUrl: `http://127.0.0.1:${port}/api/auth/callback`,
     tickMs: 3_600_000,
-    heartbeatMs: 1000,
   });
   const dir = await Deno.makeTempDir({ prefix: "kitekeeper_bench_" });
   const env: number[] = [];

@@ -24,13 +24,12 @@
  */
 import { parseArgs } from "node:util";
 import { DEFAULT_INSTRUMENTS } from "../src/kite/instruments.ts";
-import { startSimulator } from "../src/simulator/simulator.ts";
 import type { FixedResponse } from "./_bench_bare_server.ts";
 import {
-  KITE,
   type ProcSample,
   procSample,
   spawnDeno,
+  startBenchSimulator,
   startDaemonChild,
   untilLive,
 } from "./_bench_process.ts";
@@ -208,12 +207,7 @@ export async function benchStatus(options: StatusOptions = {}): Promise<BenchRes
   const warmup = options.warmup ?? 2000;
   const limitMs = options.roundLimitMs ?? 30_000;
   const log = options.log ?? (() => {});
-  await using sim = await startSimulator({
-    ...KITE,
-    redirectUrl: "http://127.0.0.1:9/api/auth/callback",
-    tickMs: 1000,
-    heartbeatMs: 1000,
-  });
+  await using sim = await startBenchSimulator({ tickMs: 1000 });
   const dir = await Deno.makeTempDir({ prefix: "kitekeeper_bench_" });
   try {
     await using daemon = await startDaemonChild(sim, {
