@@ -26,7 +26,7 @@ type Command = (args: readonly string[]) => Promise<number>;
 // imports reads the environment as it loads.
 const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   run: async () => (await import("./src/cli/run_command.ts")).runCommand,
-  simulate: async () => (await import("./src/simulator/simulate_command.ts")).simulateCommand,
+  simulate: async () => (await import("./src/cli/simulate_command.ts")).simulateCommand,
   demo: async () => (await import("./src/cli/demo_command.ts")).demoCommand,
   // `status` imports nothing that reads files or the environment: --allow-net is enough.
   status: async () => (await import("./src/cli/status_command.ts")).statusCommand,

@@ -14,8 +14,8 @@
  */
 import { systemClock } from "../src/clock.ts";
 import { createApp } from "../src/http/app.ts";
-import type { StatusBody } from "../src/status_body.ts";
-import { createStreamHub, summarize } from "../src/stream_hub.ts";
+import type { StatusBody } from "../src/ops/status_body.ts";
+import { createStreamHub, summarize } from "../src/feed/stream_hub.ts";
 
 async function main(): Promise<void> {
   const path = Deno.args[0];

@@ -7,13 +7,13 @@
  *
  * @module
  */
-import { RUN_PERMISSIONS } from "../src/permissions.ts";
+import { RUN_PERMISSIONS } from "../src/ops/permissions.ts";
 import {
   type Simulator,
   type SimulatorOptions,
   startSimulator,
 } from "../src/simulator/simulator.ts";
-import { freePort, KITE } from "./_daemon_harness.ts";
+import { freePort, KITE } from "../src/testing/daemon_harness.ts";
 import type { ClientReport } from "./_bench_client.ts";
 import { delay } from "./_bench_stats.ts";
 

@@ -19,10 +19,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { writeToken } from "../src/env_file.ts";
+import { writeToken } from "../src/token/env_file.ts";
 import { decode } from "../src/kite/packets.ts";
 import { DEFAULT_INSTRUMENTS } from "../src/kite/instruments.ts";
-import { driveLogin } from "../src/login_driver.ts";
+import { driveLogin } from "../src/testing/login_driver.ts";
 import {
   freePort,
   KITE,

@@ -23,7 +23,7 @@
  */
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { RUN_PERMISSIONS } from "../src/permissions.ts";
+import { RUN_PERMISSIONS } from "../src/ops/permissions.ts";
 
 /** The target triples kitekeeper ships binaries for. */
 export const TARGETS = Object.freeze(

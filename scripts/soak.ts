@@ -40,13 +40,13 @@
 import { parseArgs } from "node:util";
 import { type Clock, systemClock, type TimerId } from "../src/clock.ts";
 import type { Daemon } from "../src/daemon.ts";
-import { writeToken } from "../src/env_file.ts";
-import { fingerprint } from "../src/fingerprint.ts";
+import { writeToken } from "../src/token/env_file.ts";
+import { fingerprint } from "../src/token/fingerprint.ts";
 import type { Snapshot } from "../src/lifecycle/machine.ts";
-import { driveLogin } from "../src/login_driver.ts";
+import { driveLogin } from "../src/testing/login_driver.ts";
 import type { Logger } from "../src/log.ts";
 import type { Simulator } from "../src/simulator/simulator.ts";
-import { envText, KITE, simControl, startHarness, waitFor } from "./_daemon_harness.ts";
+import { envText, KITE, simControl, startHarness, waitFor } from "../src/testing/daemon_harness.ts";
 
 /** Options of {@linkcode soak}. */
 export interface SoakOptions {

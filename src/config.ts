@@ -10,8 +10,8 @@
 import { dirname, isAbsolute, join } from "node:path";
 import type { Mode } from "./kite/packets.ts";
 import { DEFAULT_INSTRUMENTS } from "./kite/instruments.ts";
-import { type TokenKey, tokenKeyIn } from "./env_file.ts";
-import type { NotifyFormat, NotifyTarget } from "./notifier.ts";
+import { type TokenKey, tokenKeyIn } from "./token/env_file.ts";
+import type { NotifyFormat, NotifyTarget } from "./ops/notifier.ts";
 
 /** Bad or missing configuration; the CLI prints the (single-line) message and exits 2. */
 export class ConfigError extends Error {

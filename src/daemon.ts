@@ -5,18 +5,18 @@
  *
  * @module
  */
-import { completeLogin } from "./auth_flow.ts";
+import { completeLogin } from "./token/login_flow.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { type Config, readToken } from "./config.ts";
-import { type EnvReadResult, readEnvFile, writeToken } from "./env_file.ts";
-import { type EnvWatcher, watchEnvFile } from "./env_watcher.ts";
-import { createDaemonMetrics } from "./daemon_metrics.ts";
-import { createFeedStore, type FeedStore } from "./feed_store.ts";
-import { fingerprint } from "./fingerprint.ts";
-import { nseHolidays2026 } from "./holidays_nse_2026.ts";
+import { type EnvReadResult, readEnvFile, writeToken } from "./token/env_file.ts";
+import { type EnvWatcher, watchEnvFile } from "./token/env_watcher.ts";
+import { createDaemonMetrics } from "./ops/daemon_metrics.ts";
+import { createFeedStore, type FeedStore } from "./feed/store.ts";
+import { fingerprint } from "./token/fingerprint.ts";
+import { nseHolidays2026 } from "./market/holidays_nse_2026.ts";
 import type { Hono } from "hono";
 import { createApp } from "./http/app.ts";
-import { createLoginStates } from "./http/login_state.ts";
+import { createLoginStates } from "./token/login_state.ts";
 import {
   buildLoginUrl,
   exchangeRequestToken,
@@ -27,13 +27,13 @@ import { createTickerPort } from "./kite/ticker.ts";
 import { type Actor, createActor, type ProbeReport } from "./lifecycle/actor.ts";
 import type { TokenSource } from "./lifecycle/machine.ts";
 import { consoleLogger, type Logger, loginNeededBlock } from "./log.ts";
-import { type MarketPhase, marketPhase } from "./market_phase.ts";
-import { feedObservation } from "./quiet_feed.ts";
-import { watchQuietFeed } from "./quiet_feed_watch.ts";
-import { createNotifier } from "./notifier.ts";
-import type { StatusBody } from "./status_body.ts";
-import { renderStatus } from "./status_view.ts";
-import { createStreamHub, summarize } from "./stream_hub.ts";
+import { type MarketPhase, marketPhase } from "./market/phase.ts";
+import { feedObservation } from "./feed/quiet_feed.ts";
+import { watchQuietFeed } from "./feed/quiet_feed_watch.ts";
+import { createNotifier } from "./ops/notifier.ts";
+import type { StatusBody } from "./ops/status_body.ts";
+import { renderStatus } from "./ops/status_view.ts";
+import { createStreamHub, summarize } from "./feed/stream_hub.ts";
 
 /** Options of {@linkcode startDaemon}. */
 export interface DaemonOptions {

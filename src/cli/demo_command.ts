@@ -12,7 +12,7 @@ import { type Daemon, startDaemon } from "../daemon.ts";
 import type { Actor } from "../lifecycle/actor.ts";
 import type { StateName } from "../lifecycle/machine.ts";
 import { consoleLogger, type Logger } from "../log.ts";
-import { driveLogin } from "../login_driver.ts";
+import { driveLogin } from "../testing/login_driver.ts";
 import { type Simulator, startSimulator } from "../simulator/simulator.ts";
 import { parseFlags, parseHostPort, stringFlag } from "./parse_flags.ts";
 import { loadConfigFrom } from "./run_command.ts";

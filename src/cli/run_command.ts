@@ -7,10 +7,10 @@
 import { resolve } from "node:path";
 import denoJson from "../../deno.json" with { type: "json" };
 import { type Config, ConfigError, loadConfig } from "../config.ts";
-import { checkEnvFileMode, readEnvFile } from "../env_file.ts";
+import { checkEnvFileMode, readEnvFile } from "../token/env_file.ts";
 import { startDaemon } from "../daemon.ts";
-import { type Holidays, holidaysWarning, readHolidays } from "../holidays_file.ts";
-import { startupWarnings } from "../startup_warnings.ts";
+import { type Holidays, holidaysWarning, readHolidays } from "../market/holidays_file.ts";
+import { startupWarnings } from "../ops/startup_warnings.ts";
 import { parseFlags, stringFlag } from "./parse_flags.ts";
 
 /** Reads `.env` and the environment into a Config; a ConfigError names what is wrong. */

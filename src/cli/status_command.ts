@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { StateName, StatusBody } from "../status_body.ts";
+import type { StateName, StatusBody } from "../ops/status_body.ts";
 import { parseFlags } from "./parse_flags.ts";
 
 const DEFAULT_URL = "http://127.0.0.1:8000";

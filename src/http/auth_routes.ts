@@ -4,7 +4,7 @@
  * @module
  */
 import { Hono } from "hono";
-import type { CallbackOutcome, CallbackQuery } from "../auth_flow.ts";
+import type { CallbackOutcome, CallbackQuery } from "../token/login_flow.ts";
 import { refusalPage } from "./pages.ts";
 
 /** What the auth routes need. */

@@ -6,10 +6,10 @@
  */
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import type { FeedSnapshot } from "../feed_store.ts";
+import type { FeedSnapshot } from "../feed/store.ts";
 import type { Mode } from "../kite/packets.ts";
-import type { StateName, StatusBody } from "../status_body.ts";
-import type { StreamHub } from "../stream_hub.ts";
+import type { StateName, StatusBody } from "../ops/status_body.ts";
+import type { StreamHub } from "../feed/stream_hub.ts";
 import { PAGE_SCRIPT, PAGE_STYLE } from "./page_assets.ts";
 
 /** What the feed routes need. */

@@ -4,7 +4,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { EXPOSITION_CONTENT_TYPE } from "../metrics.ts";
+import { EXPOSITION_CONTENT_TYPE } from "../ops/metrics.ts";
 
 /** What the metrics route needs. */
 export interface MetricsRouteDeps {

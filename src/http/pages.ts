@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { InstrumentQuote } from "../feed_store.ts";
+import type { InstrumentQuote } from "../feed/store.ts";
 import { DEFAULT_INSTRUMENTS, instrumentName } from "../kite/instruments.ts";
-import type { StatusBody } from "../status_body.ts";
+import type { StatusBody } from "../ops/status_body.ts";
 import {
   formatChange,
   formatExpiry,

@@ -4,7 +4,7 @@
  * @module
  */
 import { Hono } from "hono";
-import type { StatusBody } from "../status_body.ts";
+import type { StatusBody } from "../ops/status_body.ts";
 import { statusPage } from "./pages.ts";
 
 /** What the status routes need. */

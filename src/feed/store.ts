@@ -1,0 +1,96 @@
+/**
+ * The last tick of each instrument and the feed's counters, as /status and /quotes show them.
+ * Written by the ticker adapter's handler; read as snapshots.
+ *
+ * @module
+ */
+import type { Tick } from "../kite/packets.ts";
+import { instrumentName } from "../kite/instruments.ts";
+
+/** What /status shows of one instrument. */
+export interface InstrumentQuote {
+  readonly name: string;
+  readonly last_price: number;
+  /** Absolute change against the previous close (Kite's `net_change`); 0 in ltp mode. */
+  readonly change: number;
+  /** The same change as a percentage of the close; 0 in ltp mode. */
+  readonly change_percent: number;
+  /** When kitekeeper received it, ISO 8601. */
+  readonly at: string;
+}
+
+/** A copy of the feed's state. */
+export interface FeedSnapshot {
+  readonly instruments: Readonly<Record<string, InstrumentQuote>>;
+  readonly last_data_at: string | null;
+  readonly ticks_total: number;
+  /** Malformed binary parts the decoder counted and skipped. */
+  readonly decode_errors_total: number;
+}
+
+/** Holds the latest tick per instrument. */
+export interface FeedStore {
+  /** Records `ticks` received at `at` (epoch ms). */
+  record(ticks: readonly Tick[], at: number): void;
+  /** Notes a message with no ticks (a heartbeat) received at `at`. */
+  touch(at: number): void;
+  /** Counts `count` malformed parts of a binary message. */
+  countErrors(count: number): void;
+  /** The current state, safe to serialize. */
+  snapshot(): FeedSnapshot;
+}
+
+/**
+ * What /status, /quotes and /stream show of `tick`, received at `at`: epoch ms, or already
+ * as ISO 8601 (formatted once for the many ticks of one message).
+ */
+export function quoteOf(tick: Tick, at: number | string): InstrumentQuote {
+  return {
+    name: instrumentName(tick.instrument_token),
+    last_price: tick.last_price,
+    change: tick.kind === "ltp" ? 0 : tick.net_change,
+    change_percent: tick.kind === "ltp" ? 0 : tick.change_percent,
+    at: typeof at === "string" ? at : new Date(at).toISOString(),
+  };
+}
+
+/** Creates an empty feed store. */
+export function createFeedStore(): FeedStore {
+  const latest = new Map<number, { tick: Tick; at: number }>();
+  let lastDataAt: number | null = null;
+  let ticksTotal = 0;
+  let decodeErrors = 0;
+
+  return {
+    record(ticks, at) {
+      for (const tick of ticks) latest.set(tick.instrument_token, { tick, at });
+      ticksTotal += ticks.length;
+      lastDataAt = at;
+    },
+    touch(at) {
+      lastDataAt = at;
+    },
+    countErrors(count) {
+      decodeErrors += count;
+    },
+    snapshot() {
+      const instruments: Record<string, InstrumentQuote> = {};
+      // Ticks of one message share a receive time: format it once, not once an instrument.
+      let lastAt = Number.NaN;
+      let atText = "";
+      for (const [token, { tick, at }] of latest) {
+        if (at !== lastAt) {
+          lastAt = at;
+          atText = new Date(at).toISOString();
+        }
+        instruments[token] = quoteOf(tick, atText);
+      }
+      return {
+        instruments,
+        last_data_at: lastDataAt === null ? null : new Date(lastDataAt).toISOString(),
+        ticks_total: ticksTotal,
+        decode_errors_total: decodeErrors,
+      };
+    },
+  };
+}

@@ -1,0 +1,285 @@
+/**
+ * The fan-out behind `GET /stream`: ticks and state changes, as Server-Sent Events, to every
+ * connected client.
+ *
+ * The tick path stays cheap: with no client connected `publish()` returns at once (no JSON,
+ * no timer). With clients, ticks wait in one map keyed by instrument, so a burst collapses to
+ * the latest tick of each instrument per flush, and each frame is serialized once for all
+ * clients. Every client has its own bounded queue and its own writer: a client whose queue
+ * fills (it stopped reading, and the socket buffers are full) is dropped, and nobody waits
+ * for it.
+ *
+ * @module
+ */
+import type { Clock, TimerId } from "../clock.ts";
+import { type InstrumentQuote, quoteOf } from "./store.ts";
+import type { Tick } from "../kite/packets.ts";
+import type { Actor } from "../lifecycle/actor.ts";
+import type { Snapshot } from "../lifecycle/machine.ts";
+import type { StateName, StatusBody } from "../ops/status_body.ts";
+
+/** The `data` of an `event: state`: the part of /status a page shows. */
+export interface StateSummary {
+  readonly state: StateName;
+  readonly since: string;
+  readonly reason: string;
+  readonly login_needed: boolean;
+  /** Where a login starts; `null` while Live and not past expiry. */
+  readonly login_url: string | null;
+  /** The current token's expected expiry, ISO 8601; `null` without a token. */
+  readonly expected_expiry: string | null;
+  readonly user_id: string | null;
+}
+
+/** The `data` of an `event: tick`: one instrument's latest quote. */
+export interface TickEvent extends InstrumentQuote {
+  readonly token: number;
+}
+
+/** Where one client's events go. Hono's `SSEStreamingApi` (from `streamSSE`) fits. */
+export interface SseSink {
+  /** Writes text as is; resolves once the stream took it. */
+  write(text: string): Promise<unknown>;
+  /** Ends the stream now, whatever is still queued. */
+  abort(): void;
+  /** Called when the stream ends from either side. */
+  onAbort(listener: () => void): void;
+}
+
+/** Options of {@linkcode createStreamHub}. */
+export interface StreamHubOptions {
+  /** The lifecycle whose state changes are sent. */
+  readonly lifecycle: Pick<Actor, "subscribe">;
+  /** The current state, read on connect and on each state change: `summarize(status())`. */
+  summary(): StateSummary;
+  /** Timers for flushes and heartbeats. */
+  readonly clock: Clock;
+  /**
+   * At most one flush of ticks per this period; default 100 ms. Ticks after a quiet spell go
+   * out on the next turn of the event loop; ticks sooner after a flush wait out the period,
+   * coalesced.
+   */
+  readonly flushMs?: number;
+  /** How often an idle comment keeps proxies from closing the stream; default 15 s. */
+  readonly heartbeatMs?: number;
+  /**
+   * Events a client may have waiting before it is dropped; default 512. A client with
+   * nothing waiting takes any one flush, however many instruments it carries.
+   */
+  readonly maxQueued?: number;
+  /** The reconnect delay told to `EventSource`; default 2 s. */
+  readonly retryMs?: number;
+}
+
+/** Counters of a {@linkcode StreamHub}. */
+export interface StreamHubStats {
+  /** Clients connected now. */
+  readonly clients: number;
+  /** Clients dropped because their queue filled. */
+  readonly dropped_total: number;
+}
+
+/** Fans ticks and state changes out to SSE clients. */
+export interface StreamHub extends AsyncDisposable {
+  /** Offers `ticks` received at `at` (epoch ms); a no-op while nobody listens. */
+  publish(ticks: readonly Tick[], at: number): void;
+  /**
+   * Serves one client until it leaves, is dropped, or the hub closes: first an
+   * `event: state`, then ticks and state changes.
+   */
+  serve(sink: SseSink): Promise<void>;
+  stats(): StreamHubStats;
+  /** Ends every stream and stops the timers; later clients are ended at once. */
+  close(): Promise<void>;
+}
+
+interface Client {
+  readonly sink: SseSink;
+  /** Text not yet handed to the sink, as broadcast (each piece may hold many frames). */
+  readonly queue: string[];
+  /** How many events (frames) `queue` holds. */
+  queued: number;
+  writing: boolean;
+  readonly ended: PromiseWithResolvers<void>;
+}
+
+const HEARTBEAT_FRAME = ": keepalive\n\n";
+
+/** The `/stream` summary of a /status body. */
+export function summarize(status: StatusBody): StateSummary {
+  return {
+    state: status.state,
+    since: status.since,
+    reason: status.reason,
+    login_needed: status.login_needed,
+    login_url: status.login_url,
+    expected_expiry: status.token?.expected_expiry ?? null,
+    user_id: status.token?.user_id ?? null,
+  };
+}
+
+function frame(event: "state" | "tick", data: string): string {
+  return `event: ${event}\ndata: ${data}\n\n`;
+}
+
+function tickFrame(tick: Tick, at: string): string {
+  const data: TickEvent = { token: tick.instrument_token, ...quoteOf(tick, at) };
+  return frame("tick", JSON.stringify(data));
+}
+
+/** What a page shows changed: anything else (e.g. a data timestamp) is not a state event. */
+function shownChange(snapshot: Snapshot, previous: Snapshot): boolean {
+  return snapshot.state !== previous.state || snapshot.loginNeeded !== previous.loginNeeded ||
+    snapshot.expectedExpiry !== previous.expectedExpiry || snapshot.userId !== previous.userId;
+}
+
+/**
+ * Creates a hub that listens to `options.lifecycle` until closed. Feed it from the ticker's
+ * handler with `publish()`, and hand it each `/stream` response's stream with `serve()`.
+ *
+ * @example
+ * ```ts
+ * const hub = createStreamHub({ lifecycle: actor, summary: () => summarize(status()), clock });
+ * routes.get("/stream", (c) => streamSSE(c, (stream) => hub.serve(stream)));
+ * ```
+ */
+export function createStreamHub(options: StreamHubOptions): StreamHub {
+  const { clock, flushMs = 100, heartbeatMs = 15_000, maxQueued = 512, retryMs = 2000 } = options;
+  const clients = new Set<Client>();
+  const pending = new Map<number, { tick: Tick; at: number }>();
+  let flushTimer: TimerId | undefined;
+  let lastFlushAt = Number.NEGATIVE_INFINITY;
+  let heartbeatTimer: TimerId | undefined;
+  let lastState = "";
+  let droppedTotal = 0;
+  let closed = false;
+
+  function end(client: Client): void {
+    if (!clients.delete(client)) return;
+    client.queue.length = 0;
+    client.queued = 0;
+    client.ended.resolve();
+    if (clients.size > 0) return;
+    // Nobody listens: nothing may wait or tick on their behalf.
+    pending.clear();
+    if (flushTimer !== undefined) clock.clearTimeout(flushTimer);
+    if (heartbeatTimer !== undefined) clock.clearTimeout(heartbeatTimer);
+    flushTimer = undefined;
+    heartbeatTimer = undefined;
+  }
+
+  function drop(client: Client): void {
+    droppedTotal += 1;
+    end(client);
+    client.sink.abort();
+  }
+
+  async function pump(client: Client): Promise<void> {
+    client.writing = true;
+    try {
+      while (client.queue.length > 0 && clients.has(client)) {
+        // Everything queued goes in one write; a slow client gets fewer, larger writes.
+        const text = client.queue.length === 1 ? client.queue[0] as string : client.queue.join("");
+        client.queue.length = 0;
+        client.queued = 0;
+        await client.sink.write(text);
+      }
+    } catch {
+      drop(client);
+    } finally {
+      client.writing = false;
+    }
+  }
+
+  function enqueue(client: Client, text: string, events: number): void {
+    // The limit bounds a backlog: one flush of 3000 instruments is more frames than that.
+    if (client.queued > 0 && client.queued + events > maxQueued) return drop(client);
+    client.queue.push(text);
+    client.queued += events;
+    if (!client.writing) void pump(client);
+  }
+
+  function broadcast(frames: readonly string[]): void {
+    // Joined once for all: every client is handed the same string.
+    const text = frames.join("");
+    for (const client of [...clients]) enqueue(client, text, frames.length);
+  }
+
+  function flush(): void {
+    if (flushTimer !== undefined) clock.clearTimeout(flushTimer);
+    flushTimer = undefined;
+    if (pending.size === 0) return;
+    lastFlushAt = clock.now();
+    // The ticks of one message share a receive time: format it once, not once a tick.
+    let lastAt = Number.NaN;
+    let atText = "";
+    const frames: string[] = [];
+    for (const { tick, at } of pending.values()) {
+      if (at !== lastAt) {
+        lastAt = at;
+        atText = new Date(at).toISOString();
+      }
+      frames.push(tickFrame(tick, atText));
+    }
+    pending.clear();
+    broadcast(frames);
+  }
+
+  function heartbeat(): void {
+    heartbeatTimer = undefined;
+    if (clients.size === 0) return;
+    broadcast([HEARTBEAT_FRAME]);
+    heartbeatTimer = clock.setTimeout(heartbeat, heartbeatMs);
+  }
+
+  function currentState(): string {
+    lastState = JSON.stringify(options.summary());
+    return lastState;
+  }
+
+  const unsubscribe = options.lifecycle.subscribe(function stateChanged(snapshot, previous) {
+    if (clients.size === 0 || !shownChange(snapshot, previous)) return;
+    const before = lastState;
+    if (currentState() === before) return;
+    flush(); // Ticks received before the change go out before it.
+    broadcast([frame("state", lastState)]);
+  });
+
+  function close(): Promise<void> {
+    if (closed) return Promise.resolve();
+    closed = true;
+    unsubscribe();
+    for (const client of [...clients]) {
+      end(client);
+      client.sink.abort();
+    }
+    return Promise.resolve();
+  }
+
+  return {
+    publish(ticks, at) {
+      if (clients.size === 0) return;
+      for (const tick of ticks) pending.set(tick.instrument_token, { tick, at });
+      // A timer even when due now: ticks read in the same turn go out together.
+      flushTimer ??= clock.setTimeout(flush, Math.max(0, lastFlushAt + flushMs - clock.now()));
+    },
+    serve(sink) {
+      if (closed) return Promise.resolve();
+      const client: Client = {
+        sink,
+        queue: [],
+        queued: 0,
+        writing: false,
+        ended: Promise.withResolvers(),
+      };
+      clients.add(client);
+      sink.onAbort(() => end(client));
+      heartbeatTimer ??= clock.setTimeout(heartbeat, heartbeatMs);
+      enqueue(client, `retry: ${retryMs}\n\n${frame("state", currentState())}`, 2);
+      return client.ended.promise;
+    },
+    stats: () => ({ clients: clients.size, dropped_total: droppedTotal }),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * The daemon's Prometheus metrics, derived from what it already knows: lifecycle snapshots
+ * (state, counters, timestamps), the feed store (ticks, decode errors) and a count of `.env`
+ * reads. Transitions and handshake results are counted by diffing each snapshot against the
+ * previous one in an actor observer, so the machine and the ticker stay untouched. No token,
+ * fingerprint or URL appears in any metric.
+ *
+ * @module
+ */
+import type { FeedSnapshot } from "../feed/store.ts";
+import type { Actor } from "../lifecycle/actor.ts";
+import type { Snapshot, StateName } from "../lifecycle/machine.ts";
+import { createCounter, type MetricFamily, renderMetrics } from "./metrics.ts";
+
+/** How a ticker handshake ended: upgraded, refused (401/403), failed, or timed out. */
+export type HandshakeResult = "accepted" | "auth" | "network" | "stall";
+
+/** Collects and renders the daemon's metrics. */
+export interface DaemonMetrics {
+  /** Counts one `.env` read the daemon processed (watcher, startup or SIGHUP). */
+  countEnvRead(): void;
+  /** The metric families as of now. */
+  families(): MetricFamily[];
+  /** The `/metrics` body as of now. */
+  render(): string;
+  /** Stops observing the actor. */
+  close(): void;
+}
+
+/** Options of {@linkcode createDaemonMetrics}. */
+export interface DaemonMetricsOptions {
+  /** The feed's current counters. */
+  feed(): FeedSnapshot;
+  /** Epoch ms the process started. */
+  readonly startedAt: number;
+}
+
+const STATES: readonly StateName[] = ["Disconnected", "Reconnecting", "Live", "Expired"];
+const RESULTS: readonly HandshakeResult[] = ["accepted", "auth", "network", "stall"];
+
+function seconds(ms: number | null): { value: number }[] {
+  return ms === null ? [] : [{ value: ms / 1000 }];
+}
+
+/** A counter family of one unlabelled sample. */
+function counter(
+  { name, help, value }: { name: string; help: string; value: number },
+): MetricFamily {
+  return { name, help, type: "counter", samples: [{ value }] };
+}
+
+/**
+ * How the handshake in flight in `previous` ended in `next`, or `null` when none ended
+ * (or it was abandoned: a new token, a stop, or a probe that expired the token meanwhile).
+ * The machine records a failure as `lastError = "<kind>: <detail>"`; a transient one also
+ * counts an attempt, a refusal expires the token.
+ */
+export function handshakeResult(previous: Snapshot, next: Snapshot): HandshakeResult | null {
+  const opening = previous.socket;
+  if (opening?.phase !== "opening") return null;
+  if (next.socket?.gen === opening.gen) return next.socket.phase === "open" ? "accepted" : null;
+  const error = next.lastError ?? "";
+  if (next.state.name === "Expired") return error.startsWith("auth:") ? "auth" : null;
+  if (next.state.name !== "Reconnecting" || next.attempts !== previous.attempts + 1) return null;
+  if (error.startsWith("network:")) return "network";
+  if (error.startsWith("stall:")) return "stall";
+  return null;
+}
+
+/** Starts counting: observes `actor` from now on. Call `close()` to stop. */
+export function createDaemonMetrics(
+  actor: Pick<Actor, "snapshot" | "subscribe">,
+  options: DaemonMetricsOptions,
+): DaemonMetrics {
+  const transitions = createCounter();
+  const handshakes = createCounter();
+  for (const result of RESULTS) handshakes.inc({ result }, { by: 0 });
+  let envReads = 0;
+
+  const unsubscribe = actor.subscribe(function countChange(snapshot, previous) {
+    const [from, to] = [previous.state.name, snapshot.state.name];
+    if (from !== to) transitions.inc({ from, to });
+    const result = handshakeResult(previous, snapshot);
+    if (result !== null) handshakes.inc({ result });
+  });
+
+  function families(): MetricFamily[] {
+    const snapshot = actor.snapshot();
+    const feed = options.feed();
+    return [
+      {
+        name: "kitekeeper_state",
+        help: "1 for the lifecycle state the feed is in, 0 for the others.",
+        type: "gauge",
+        samples: STATES.map((state) => ({
+          labels: { state },
+          value: snapshot.state.name === state ? 1 : 0,
+        })),
+      },
+      {
+        name: "kitekeeper_login_needed",
+        help: "1 when the token is dead or past its expected expiry and a login is needed.",
+        type: "gauge",
+        samples: [{ value: snapshot.loginNeeded || snapshot.state.name === "Expired" ? 1 : 0 }],
+      },
+      {
+        name: "kitekeeper_transitions_total",
+        help: "Lifecycle state changes, by from and to state.",
+        type: "counter",
+        samples: transitions.samples(),
+      },
+      {
+        name: "kitekeeper_handshakes_total",
+        help: "Ticker WebSocket handshakes that ended, by result (accepted, auth, network, stall).",
+        type: "counter",
+        samples: handshakes.samples(),
+      },
+      counter({
+        name: "kitekeeper_reconnects_total",
+        help: "Ticker handshakes started after the first one, for any reason.",
+        value: snapshot.reconnectsTotal,
+      }),
+      counter({
+        name: "kitekeeper_ticks_total",
+        help: "Instrument ticks received from Kite.",
+        value: feed.ticks_total,
+      }),
+      counter({
+        name: "kitekeeper_decode_errors_total",
+        help: "Malformed parts of binary ticker messages, skipped.",
+        value: feed.decode_errors_total,
+      }),
+      counter({
+        name: "kitekeeper_text_errors_total",
+        help: "Error text messages sent by Kite on the ticker socket.",
+        value: snapshot.textErrorsTotal,
+      }),
+      counter({
+        name: "kitekeeper_watcher_events_total",
+        help: "Reads of the .env file the daemon processed (watcher, startup and SIGHUP).",
+        value: envReads,
+      }),
+      {
+        name: "kitekeeper_last_data_timestamp_seconds",
+        help: "Unix time of the last ticker message (ticks or heartbeat); absent before any.",
+        type: "gauge",
+        samples: seconds(snapshot.lastDataAt),
+      },
+      {
+        name: "kitekeeper_token_expected_expiry_timestamp_seconds",
+        help: "Unix time the current token is expected to expire; absent without a token.",
+        type: "gauge",
+        samples: seconds(snapshot.expectedExpiry),
+      },
+      {
+        name: "process_start_time_seconds",
+        help: "Start time of the process since unix epoch in seconds.",
+        type: "gauge",
+        samples: [{ value: options.startedAt / 1000 }],
+      },
+    ];
+  }
+
+  return {
+    countEnvRead() {
+      envReads++;
+    },
+    families,
+    render: () => renderMetrics(families()),
+    close: unsubscribe,
+  };
+}

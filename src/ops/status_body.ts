@@ -1,0 +1,51 @@
+/**
+ * The JSON body of `GET /status` (DESIGN.md §5): a contract that monitors and the
+ * `kitekeeper status` command read.
+ *
+ * @module
+ */
+import type { FeedSnapshot } from "../feed/store.ts";
+import type { Mode } from "../kite/packets.ts";
+import type { MarketPhaseName } from "../market/phase.ts";
+
+/** The lifecycle state names. */
+export type StateName = "Disconnected" | "Reconnecting" | "Live" | "Expired";
+
+/** The current token, by fingerprint only. */
+export interface TokenInfo {
+  /** First 12 hex digits of the token's SHA-256. */
+  readonly fingerprint: string;
+  readonly source: string;
+  readonly loaded_at: string;
+  readonly expected_expiry: string | null;
+  readonly user_id: string | null;
+}
+
+/** `GET /status`'s body. */
+export interface StatusBody {
+  readonly state: StateName;
+  readonly since: string;
+  readonly reason: string;
+  /** True once the token has passed its expected expiry or Kite refused it. */
+  readonly login_needed: boolean;
+  readonly token: TokenInfo | null;
+  /** Set when `.env` holds a value that is not a valid token (it was not used). */
+  readonly env_problem: string | null;
+  readonly feed: FeedSnapshot & {
+    readonly mode: Mode;
+    /** Set while Live but without ticks for a while during market hours (quiet_feed.ts). */
+    readonly warning: string | null;
+  };
+  /** NSE's trading phase now (IST) and when it next changes (ISO 8601). */
+  readonly market: { readonly phase: MarketPhaseName; readonly next_change: string };
+  readonly connection: {
+    readonly attempts: number;
+    readonly reconnects_total: number;
+    readonly last_error: string | null;
+    readonly text_errors_total: number;
+  };
+  readonly login_url: string | null;
+  readonly pid: number;
+  readonly version: string;
+  readonly uptime_s: number;
+}

@@ -1,0 +1,74 @@
+/**
+ * Renders `GET /status`'s body from one lifecycle snapshot and the feed: a pure function, so
+ * the page, the JSON and the CLI all say the same thing.
+ *
+ * @module
+ */
+import type { FeedSnapshot } from "../feed/store.ts";
+import type { Mode } from "../kite/packets.ts";
+import type { Snapshot } from "../lifecycle/machine.ts";
+import type { MarketPhase } from "../market/phase.ts";
+import type { StatusBody } from "./status_body.ts";
+
+/** What the status body needs besides the snapshot. */
+export interface StatusContext {
+  readonly feed: FeedSnapshot;
+  readonly mode: Mode;
+  /** The URL that starts a login here. */
+  readonly loginUrl: string;
+  readonly version: string;
+  readonly pid: number;
+  /** Epoch ms the process started. */
+  readonly startedAt: number;
+  /** Epoch ms now. */
+  readonly now: number;
+  /** NSE's phase at `now` (market_phase.ts). */
+  readonly market: MarketPhase;
+  /** The quiet-feed warning at `now` (quiet_feed.ts), or `null`. */
+  readonly feedWarning: string | null;
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function reasonOf(snapshot: Snapshot): string {
+  const { state } = snapshot;
+  if (state.name !== "Live") return state.reason;
+  return snapshot.loginNeeded ? "live, but login needed: the token is past its expiry" : "live";
+}
+
+/** The `/status` body for `snapshot`. */
+export function renderStatus(snapshot: Snapshot, context: StatusContext): StatusBody {
+  const { state, token } = snapshot;
+  const live = state.name === "Live";
+  return {
+    state: state.name,
+    since: new Date(state.since).toISOString(),
+    reason: reasonOf(snapshot),
+    login_needed: snapshot.loginNeeded || state.name === "Expired",
+    token: token === null ? null : {
+      fingerprint: token.fingerprint,
+      source: token.source,
+      loaded_at: new Date(token.loadedAt).toISOString(),
+      expected_expiry: iso(snapshot.expectedExpiry),
+      user_id: snapshot.userId,
+    },
+    env_problem: snapshot.invalidToken?.detail ?? null,
+    feed: { mode: context.mode, ...context.feed, warning: context.feedWarning },
+    market: {
+      phase: context.market.phase,
+      next_change: new Date(context.market.next_change).toISOString(),
+    },
+    connection: {
+      attempts: snapshot.attempts,
+      reconnects_total: snapshot.reconnectsTotal,
+      last_error: snapshot.lastError,
+      text_errors_total: snapshot.textErrorsTotal,
+    },
+    login_url: live && !snapshot.loginNeeded ? null : context.loginUrl,
+    pid: context.pid,
+    version: context.version,
+    uptime_s: Math.max(0, Math.floor((context.now - context.startedAt) / 1000)),
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * The login callback, as a sequence of checks that each either refuses with a reason or
+ * passes: the login state, Kite's status, the request_token exchange, the user pin, the
+ * token's shape, the `.env` write, and finally the hand-over to the lifecycle.
+ * Nothing is written unless every check before the write passed.
+ *
+ * @module
+ */
+import type { StateCheck } from "./login_state.ts";
+import { KiteApiError, type KiteSession } from "../kite/session.ts";
+
+/** The callback's query parameters, as Kite sends them back. */
+export interface CallbackQuery {
+  readonly request_token?: string | undefined;
+  readonly status?: string | undefined;
+  readonly action?: string | undefined;
+  readonly type?: string | undefined;
+  readonly state?: string | undefined;
+}
+
+/** What the callback flow needs from the rest of the daemon. */
+export interface CallbackDeps {
+  /** Checks and consumes the login state. */
+  consumeState(state: string | undefined): Promise<StateCheck>;
+  /** Exchanges the request_token with Kite; rejects with `KiteApiError`. */
+  exchange(requestToken: string): Promise<KiteSession>;
+  /** Kills a token upstream (used for a session of the wrong user). */
+  invalidate(token: string): Promise<boolean>;
+  /** Writes the token into `.env`; rejects with `Failed to write .env: …`. */
+  persist(token: string): Promise<void>;
+  /** Hands the new token to the lifecycle; the redirect waits for it. */
+  deliver(session: KiteSession): Promise<void> | void;
+  /** The pinned user, when one is set. */
+  readonly pinnedUserId: string | undefined;
+  /** What a Kite access token looks like. */
+  readonly tokenPattern: RegExp;
+}
+
+/** Why a callback was refused: an HTTP status and a message naming what was wrong. */
+export interface CallbackRefusal {
+  readonly kind: "refused";
+  readonly status: 400 | 403 | 500 | 502;
+  /** A short machine-readable code, e.g. `state_reused`. */
+  readonly code: string;
+  readonly message: string;
+}
+
+/** How the callback ended. */
+export type CallbackOutcome = { readonly kind: "ok"; readonly userId: string } | CallbackRefusal;
+
+const STATE_MESSAGES: Record<Exclude<StateCheck, "ok">, string> = {
+  missing: "The login state is missing: start again from /api/auth/login",
+  forged: "The login state was not issued by this kitekeeper",
+  expired: "The login state has expired (10 minutes): start again from /api/auth/login",
+  reused: "The login state was already used: start again from /api/auth/login",
+};
+
+function refuse(status: CallbackRefusal["status"], code: string, message: string): CallbackRefusal {
+  return { kind: "refused", status, code, message };
+}
+
+/** Runs the callback for `query`; never rejects, never writes `.env` on a refusal. */
+export async function completeLogin(
+  query: CallbackQuery,
+  deps: CallbackDeps,
+): Promise<CallbackOutcome> {
+  const check = await deps.consumeState(query.state);
+  if (check !== "ok") return refuse(400, `state_${check}`, STATE_MESSAGES[check]);
+  if (query.status !== "success") {
+    return refuse(400, "login_not_successful", `Kite reported status "${query.status ?? ""}"`);
+  }
+  if (query.request_token === undefined || query.request_token === "") {
+    return refuse(400, "request_token_missing", "The callback carries no request_token");
+  }
+
+  let session: KiteSession;
+  try {
+    session = await deps.exchange(query.request_token);
+  } catch (error: unknown) {
+    const message = error instanceof KiteApiError
+      ? `Kite refused the request_token: ${error.message} (${error.errorType})`
+      : "Failed to exchange the request_token";
+    return refuse(502, "exchange_failed", message);
+  }
+
+  if (deps.pinnedUserId !== undefined && session.userId !== deps.pinnedUserId) {
+    await deps.invalidate(session.accessToken);
+    return refuse(
+      403,
+      "wrong_user",
+      `Logged in as ${session.userId}, but this kitekeeper is pinned to ${deps.pinnedUserId}; ` +
+        "that session was invalidated",
+    );
+  }
+  if (!deps.tokenPattern.test(session.accessToken)) {
+    return refuse(502, "token_malformed", "Kite returned an access token of an unexpected shape");
+  }
+
+  try {
+    await deps.persist(session.accessToken);
+  } catch (error: unknown) {
+    return refuse(500, "write_failed", error instanceof Error ? error.message : String(error));
+  }
+  await deps.deliver(session);
+  return { kind: "ok", userId: session.userId };
+}
