@@ -1,39 +1,32 @@
 /**
- * Wires one kitekeeper: the lifecycle actor and its adapters (ticker socket, profile probe,
- * timers, logger), the `.env` watcher, the login flow and the HTTP server. Adapters only send
- * events to the actor; the actor alone decides.
+ * The composition root: builds one kitekeeper from its parts and disposes them through one
+ * stack, each part owning its teardown. The ticker, the `.env` file and the login callback
+ * report to the lifecycle actor as events; the actor alone decides and drives them.
  *
  * @module
  */
-import { completeLogin } from "./token/login_flow.ts";
-import { type Clock, systemClock } from "./clock.ts";
-import { type Config, readToken } from "./config.ts";
-import { type EnvReadResult, readEnvFile, writeToken } from "./token/env_file.ts";
-import { type EnvWatcher, watchEnvFile } from "./token/env_watcher.ts";
-import { createDaemonMetrics } from "./ops/daemon_metrics.ts";
-import { createFeedStore, type FeedStore } from "./feed/store.ts";
-import { fingerprint } from "./token/fingerprint.ts";
-import { nseHolidays2026 } from "./market/holidays_nse_2026.ts";
 import type { Hono } from "hono";
-import { createApp } from "./http/app.ts";
-import { createLoginStates } from "./token/login_state.ts";
-import {
-  buildLoginUrl,
-  exchangeRequestToken,
-  invalidateToken,
-  probeProfile,
-} from "./kite/session.ts";
-import { createTickerPort } from "./kite/ticker.ts";
-import { type Actor, createActor, type ProbeReport } from "./lifecycle/actor.ts";
-import type { TokenSource } from "./lifecycle/machine.ts";
-import { consoleLogger, type Logger, loginNeededBlock } from "./log.ts";
-import { type MarketPhase, marketPhase } from "./market/phase.ts";
-import { feedObservation } from "./feed/quiet_feed.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import type { Config } from "./config.ts";
+import { createFeedStore, type FeedStore } from "./feed/store.ts";
 import { watchQuietFeed } from "./feed/quiet_feed_watch.ts";
+import { feedObservation } from "./feed/quiet_feed.ts";
+import { createStreamHub, summarize } from "./feed/stream_hub.ts";
+import { connectTickerFeed } from "./feed/ticker_feed.ts";
+import { createApp } from "./http/app.ts";
+import { httpOrigin, listenHttp } from "./http/server.ts";
+import { type Actor, createActor } from "./lifecycle/actor.ts";
+import { consoleLogger, type Logger, loginNeededBlock } from "./log.ts";
+import { nseHolidays2026 } from "./market/holidays_nse_2026.ts";
+import { cachedMarketPhase } from "./market/phase_cache.ts";
+import { createDaemonMetrics } from "./ops/daemon_metrics.ts";
 import { createNotifier } from "./ops/notifier.ts";
 import type { StatusBody } from "./ops/status_body.ts";
-import { renderStatus } from "./ops/status_view.ts";
-import { createStreamHub, summarize } from "./feed/stream_hub.ts";
+import { statusSource } from "./ops/status_source.ts";
+import { watchEnvTokens } from "./token/env_tokens.ts";
+import { createKiteLogin } from "./token/kite_login.ts";
+import { createLoginStates } from "./token/login_state.ts";
+import { profileProbe } from "./token/profile_probe.ts";
 
 /** Options of {@linkcode startDaemon}. */
 export interface DaemonOptions {
@@ -72,24 +65,8 @@ export interface Daemon extends AsyncDisposable {
 // In-flight requests get this long to finish on close; SIGTERM must end within 2 s.
 const SHUTDOWN_GRACE_MS = 1_500;
 
-/** Lets in-flight requests finish, then drops whatever is left (a client that stopped reading). */
-async function shutdownWithin(
-  server: Deno.HttpServer,
-  abort: AbortController,
-  graceMs: number,
-): Promise<void> {
-  // A real timer on purpose: the grace is for real sockets, whatever clock the daemon runs on.
-  const deadline = setTimeout(() => abort.abort(), graceMs);
-  try {
-    await server.shutdown();
-  } finally {
-    clearTimeout(deadline);
-  }
-}
-
-function origin(hostname: string, port: number): string {
-  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  return `http://${host}:${port}`;
+function hhmm(time: { readonly hour: number; readonly minute: number }): string {
+  return `${String(time.hour).padStart(2, "0")}:${String(time.minute).padStart(2, "0")}`;
 }
 
 /** Starts kitekeeper for `config`: serving, watching `.env`, and keeping the feed live. */
@@ -97,64 +74,39 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
   const clock = options.clock ?? systemClock();
   const log = options.log ?? consoleLogger({ now: () => clock.now() });
   const startedAt = clock.now();
-  const feed = createFeedStore();
+  const holidays = options.holidays ?? nseHolidays2026();
   const states = await createLoginStates({ now: () => clock.now() });
-  const endpoint = { apiRoot: config.apiRoot, apiKey: config.apiKey };
-  // Filled in once the server is bound: the public URL may depend on the bound port.
-  let publicUrl = config.publicUrl;
-  const loginPath = () => `${publicUrl}/api/auth/login`;
+  // Disposed in reverse: on a failed start here, or on close() once started.
+  await using stack = new AsyncDisposableStack();
 
-  const ticker = createTickerPort(config.tickerUrl, {
+  // Bound first, so the login URL can name the bound port; requests wait for the app.
+  const http = stack.use(
+    await listenHttp(config.listen, { graceMs: options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS }),
+  );
+  const derived = config.listen.port === 0 &&
+    config.publicUrl === httpOrigin(config.listen.hostname, 0);
+  const loginUrl = `${derived ? http.url : config.publicUrl}/api/auth/login`;
+
+  // The actor drives the ticker and the notifier, and they report back to it. Nothing reports
+  // before the first .env read (the watcher, built last): no socket opens without a token.
+  const feed = createFeedStore();
+  const ticker = stack.use(connectTickerFeed(config.tickerUrl, {
     apiKey: config.apiKey,
-    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
-    timers: clock,
-    handlers: {
-      opened: (gen) => actor.send({ type: "SocketOpened", gen }),
-      binary(gen, decoded) {
-        const at = clock.now();
-        if (decoded.kind === "ticks") {
-          feed.record(decoded.ticks, at);
-          streams.publish(decoded.ticks, at);
-          if (decoded.errors > 0) {
-            feed.countErrors(decoded.errors);
-            log("warn", `Skipped ${decoded.errors} malformed part(s) of a binary message`);
-          }
-        } else {
-          feed.touch(at);
-        }
-        actor.send({ type: "DataReceived", gen });
-      },
-      text(gen, message) {
-        if (message.type === "error") {
-          actor.send({ type: "TextError", gen, message: String(message.data) });
-        } else if (message.type === "invalid") {
-          log("warn", `Kite sent an unreadable text message: ${message.reason}`);
-        } else {
-          log("debug", `Kite sent a ${message.type} message`);
-        }
-      },
-      failed: (gen, failure) =>
-        actor.send({ type: "SocketFailed", gen, kind: failure.kind, detail: failure.detail }),
-    },
-  });
-
-  async function probe(token: string): Promise<ProbeReport> {
-    const result = await probeProfile(token, endpoint);
-    if (result.kind !== "ok") return { result: result.kind, detail: result.detail };
-    if (config.userId !== undefined && result.userId !== config.userId) {
-      return { result: "wrong_user", userId: result.userId };
-    }
-    return { result: "ok", userId: result.userId };
-  }
-
+    feed,
+    streams: { publish: (ticks, at) => streams.publish(ticks, at) },
+    send: (event) => actor.send(event),
+    clock,
+    log,
+    handshakeTimeoutMs: options.handshakeTimeoutMs,
+  }));
   const actor = createActor({
     ports: {
       socket: ticker,
-      probe,
+      probe: profileProbe(config, { userId: config.userId }),
       clock,
       log,
       notify(reason) {
-        log("warn", loginNeededBlock(reason, loginPath()));
+        log("warn", loginNeededBlock(reason, loginUrl));
         notifier?.loginNeeded(reason); // Only queues: a slow webhook never holds the actor.
       },
     },
@@ -163,175 +115,74 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       backoffBaseMs: config.backoffBaseMs,
       backoffCapMs: config.backoffCapMs,
       stallMs: config.stallMs,
-      expiryAt: `${String(config.tokenExpiry.hour).padStart(2, "0")}:${
-        String(config.tokenExpiry.minute).padStart(2, "0")
-      }`,
+      expiryAt: hhmm(config.tokenExpiry),
     },
   });
 
-  const metrics = createDaemonMetrics(actor, { feed: () => feed.snapshot(), startedAt });
-  const streams = createStreamHub({ lifecycle: actor, summary: () => summarize(status()), clock });
-  const notifier = config.notify === undefined
-    ? undefined
-    : createNotifier(config.notify, { lifecycle: actor, loginUrl: loginPath, clock, log });
-
-  const holidays = options.holidays ?? nseHolidays2026();
-  const quiet = config.noTicksWarnMs === null
-    ? null
-    : watchQuietFeed(() => feedObservation(actor.snapshot(), feed.snapshot()), {
+  // The actor's observers; it stops before them, so they see its last word.
+  const notifier = config.notify === undefined ? undefined : stack.use(
+    createNotifier(config.notify, { lifecycle: actor, loginUrl: () => loginUrl, clock, log }),
+  );
+  const metrics = stack.use(createDaemonMetrics(actor, { feed: () => feed.snapshot(), startedAt }));
+  const quiet = config.noTicksWarnMs === null ? null : stack.use(
+    watchQuietFeed(() => feedObservation(actor.snapshot(), feed.snapshot()), {
       clock,
       log,
       holidays,
       thresholdMs: config.noTicksWarnMs,
-    });
+    }),
+  );
+  const status = statusSource({
+    lifecycle: actor,
+    feed,
+    clock,
+    market: cachedMarketPhase(clock.now(), { holidays }),
+    feedWarning: () => quiet?.warning() ?? null,
+    mode: config.mode,
+    loginUrl,
+    version: options.version,
+    startedAt,
+  });
+  const streams = stack.use(
+    createStreamHub({ lifecycle: actor, summary: () => summarize(status()), clock }),
+  );
+  stack.defer(() => actor.stop());
 
-  // .env reads are turned into events one at a time, in the order they were read.
-  let reads = Promise.resolve();
-  let firstRead = true;
-  function onRead(result: EnvReadResult): void {
-    const source: TokenSource = firstRead ? "startup" : "file";
-    firstRead = false;
-    metrics.countEnvRead();
-    reads = reads.then(() => deliverRead(result, source));
-  }
-
-  async function deliverRead(result: EnvReadResult, source: TokenSource): Promise<void> {
-    if (result.kind !== "ok") {
-      const detail = result.kind === "missing"
-        ? `${config.envFile} does not exist`
-        : `Failed to read ${config.envFile}: ${result.detail}`;
-      actor.send({ type: "TokenInvalid", source, detail });
-      return;
-    }
-    const read = readToken(result.values, config.tokenPattern);
-    if (read.kind === "valid") {
-      actor.send({
-        type: "TokenLoaded",
-        token: read.token,
-        fingerprint: await fingerprint(read.token),
-        source,
-      });
-    } else {
-      const detail = read.kind === "absent"
-        ? `no access token in ${config.envFile}`
-        : `${config.envFile} holds an invalid token, not used: ${read.detail}`;
-      actor.send({ type: "TokenInvalid", source, detail });
-    }
-  }
-
+  const tokens = stack.use(watchEnvTokens(config.envFile, {
+    tokenPattern: config.tokenPattern,
+    send: actor.send,
+    counted: metrics.countEnvRead,
+    clock,
+    debounceMs: options.debounceMs,
+  }));
+  const login = createKiteLogin(config, {
+    states,
+    clock,
+    log,
+    send: actor.send,
+    written: tokens.forget,
+  });
   const app = createApp({
     status,
     streams,
     instruments: config.instruments,
     metrics: () => metrics.render(),
-    async loginUrl() {
-      return buildLoginUrl(config.loginUrl, config.apiKey, {
-        redirectParams: { state: await states.issue() },
-      });
-    },
-    callback: (query) =>
-      completeLogin(query, {
-        consumeState: (state) => states.consume(state),
-        exchange: (requestToken) =>
-          exchangeRequestToken(requestToken, {
-            ...endpoint,
-            apiSecret: config.apiSecret,
-            now: () => clock.now(),
-          }),
-        invalidate: (token) => invalidateToken(token, endpoint),
-        async persist(token) {
-          await writeToken(config.envFile, token, { key: config.tokenKey });
-          // A restore of the bytes the watcher last read must not go unnoticed now.
-          watcher.forget();
-        },
-        async deliver(session) {
-          const print = await fingerprint(session.accessToken);
-          log("info", `Login completed for ${session.userId}; token ${print} written to .env`);
-          actor.send({
-            type: "TokenLoaded",
-            token: session.accessToken,
-            fingerprint: print,
-            source: "callback",
-            issuedAt: session.loginTime,
-          });
-        },
-        pinnedUserId: config.userId,
-        tokenPattern: config.tokenPattern,
-      }),
+    loginUrl: login.loginUrl,
+    callback: login.callback,
   }, { adminToken: config.adminToken });
+  http.serve(app);
 
-  // The phase holds until its next_change, so /status walks the calendar only then.
-  let market = { at: clock.now(), phase: marketPhase(clock.now(), { holidays }) };
-  function marketNow(now: number): MarketPhase {
-    if (now < market.at || now >= market.phase.next_change) {
-      market = { at: now, phase: marketPhase(now, { holidays }) };
-    }
-    return market.phase;
-  }
-
-  function status(): StatusBody {
-    const now = clock.now();
-    return renderStatus(actor.snapshot(), {
-      feed: feed.snapshot(),
-      mode: config.mode,
-      loginUrl: loginPath(),
-      version: options.version,
-      pid: Deno.pid,
-      startedAt,
-      now,
-      market: marketNow(now),
-      feedWarning: quiet?.warning() ?? null,
-    });
-  }
-
-  const listening = Promise.withResolvers<Deno.NetAddr>();
-  // Aborting the server is the only way to drop a connection whose client stopped reading.
-  const abortServer = new AbortController();
-  const server = Deno.serve({
-    hostname: config.listen.hostname,
-    port: config.listen.port,
-    signal: abortServer.signal,
-    onListen: (addr) => listening.resolve(addr),
-  }, app.fetch);
-  const addr = await listening.promise;
-  const url = origin(addr.hostname, addr.port);
-  if (config.listen.port === 0 && publicUrl === origin(config.listen.hostname, 0)) publicUrl = url;
-
-  const watcher: EnvWatcher = watchEnvFile(config.envFile, {
-    onRead,
-    ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
-    timers: clock,
-  });
-
+  const resources = stack.move();
   let closing: Promise<void> | undefined;
-  function close(): Promise<void> {
-    closing ??= (async () => {
-      quiet?.stop();
-      await watcher.close();
-      await reads;
-      await actor.stop();
-      metrics.close();
-      await notifier?.close();
-      await ticker.closeAll();
-      await streams.close(); // An SSE response never ends by itself; shutdown would wait.
-      await shutdownWithin(server, abortServer, options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS);
-    })();
-    return closing;
-  }
-
+  const close = () => closing ??= resources.disposeAsync();
   return {
-    url,
-    get loginUrl() {
-      return loginPath();
-    },
+    url: http.url,
+    loginUrl,
     actor,
     feed,
     app,
     status,
-    async reload() {
-      onRead(await readEnvFile(config.envFile));
-      await reads;
-    },
+    reload: tokens.reload,
     close,
     [Symbol.asyncDispose]: close,
   };

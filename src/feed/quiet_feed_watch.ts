@@ -28,7 +28,7 @@ export interface QuietFeedWatchOptions {
 }
 
 /** A running check; stop it when the daemon closes. */
-export interface QuietFeedWatch {
+export interface QuietFeedWatch extends Disposable {
   /** The verdict now, computed fresh (logs nothing). */
   verdict(): QuietFeed;
   /** The `/status` warning: raised by a check (at most `checkEveryMs` late), cleared at once. */
@@ -92,16 +92,19 @@ export function watchQuietFeed(
     timer = clock.setTimeout(check, checkEveryMs);
   }
 
+  function stop(): void {
+    stopped = true;
+    if (timer !== null) clock.clearTimeout(timer);
+    timer = null;
+  }
+
   timer = clock.setTimeout(check, checkEveryMs);
   return {
     verdict,
     // Cheap unless a warning stands: only then is the verdict computed afresh, so it clears
     // the moment ticks resume.
     warning: () => latest?.kind === "quiet" ? quietFeedWarning(verdict()) : null,
-    stop() {
-      stopped = true;
-      if (timer !== null) clock.clearTimeout(timer);
-      timer = null;
-    },
+    stop,
+    [Symbol.dispose]: stop,
   };
 }

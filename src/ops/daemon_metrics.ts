@@ -16,7 +16,7 @@ import { createCounter, type MetricFamily, renderMetrics } from "./metrics.ts";
 export type HandshakeResult = "accepted" | "auth" | "network" | "stall";
 
 /** Collects and renders the daemon's metrics. */
-export interface DaemonMetrics {
+export interface DaemonMetrics extends Disposable {
   /** Counts one `.env` read the daemon processed (watcher, startup or SIGHUP). */
   countEnvRead(): void;
   /** The metric families as of now. */
@@ -168,5 +168,6 @@ export function createDaemonMetrics(
     families,
     render: () => renderMetrics(families()),
     close: unsubscribe,
+    [Symbol.dispose]: unsubscribe,
   };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readToken } from "../../src/config.ts";
+import { readToken } from "../../src/token/read_token.ts";
 import { parseEnv, writeToken } from "../../src/token/env_file.ts";
 import { tokenOf } from "../_support/env_writer_child.ts";
 import { listDir } from "../_support/temp_dir.ts";

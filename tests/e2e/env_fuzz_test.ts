@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { readToken } from "../../src/config.ts";
+import { readToken } from "../../src/token/read_token.ts";
 import { parseEnv, readEnvFile, tokenKeyIn, writeToken } from "../../src/token/env_file.ts";
 import { listDir, withTempDir } from "../_support/temp_dir.ts";
 

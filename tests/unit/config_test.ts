@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig, readToken } from "../../src/config.ts";
+import { ConfigError, loadConfig } from "../../src/config.ts";
+import { readToken } from "../../src/token/read_token.ts";
 
 const ENV_FILE = "/srv/kitekeeper/.env";
 const BASE = { KITE_API_KEY: "key1", KITE_API_SECRET: "secret1" };

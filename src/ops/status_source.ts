@@ -1,0 +1,49 @@
+/**
+ * Where the daemon's `/status` body comes from: the lifecycle's snapshot, the feed, the
+ * market phase and the quiet-feed warning, read at one instant.
+ *
+ * @module
+ */
+import type { Clock } from "../clock.ts";
+import type { FeedStore } from "../feed/store.ts";
+import type { Mode } from "../kite/packets.ts";
+import type { Actor } from "../lifecycle/actor.ts";
+import type { MarketPhaseAt } from "../market/phase_cache.ts";
+import type { StatusBody } from "./status_body.ts";
+import { renderStatus } from "./status_view.ts";
+
+/** Options of {@linkcode statusSource}. */
+export interface StatusSourceOptions {
+  readonly lifecycle: Pick<Actor, "snapshot">;
+  readonly feed: Pick<FeedStore, "snapshot">;
+  readonly clock: Clock;
+  /** NSE's phase at an instant. */
+  readonly market: MarketPhaseAt;
+  /** The quiet-feed warning now, or `null`. */
+  feedWarning(): string | null;
+  readonly mode: Mode;
+  /** The URL that starts a login here. */
+  readonly loginUrl: string;
+  readonly version: string;
+  /** Epoch ms the process started. */
+  readonly startedAt: number;
+}
+
+/** Returns a function that renders the current `/status` body. */
+export function statusSource(options: StatusSourceOptions): () => StatusBody {
+  const { lifecycle, feed, clock, market } = options;
+  return function status() {
+    const now = clock.now();
+    return renderStatus(lifecycle.snapshot(), {
+      feed: feed.snapshot(),
+      mode: options.mode,
+      loginUrl: options.loginUrl,
+      version: options.version,
+      pid: Deno.pid,
+      startedAt: options.startedAt,
+      now,
+      market: market(now),
+      feedWarning: options.feedWarning(),
+    });
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * Both ends of Kite's login as the daemon runs them: the login URL carrying a fresh signed
+ * state, and the callback, which exchanges the request_token, writes the token into `.env`
+ * and hands it to the lifecycle.
+ *
+ * @module
+ */
+import type { Clock } from "../clock.ts";
+import { buildLoginUrl, exchangeRequestToken, invalidateToken } from "../kite/session.ts";
+import type { Event } from "../lifecycle/machine.ts";
+import type { Logger } from "../log.ts";
+import { type TokenKey, writeToken } from "./env_file.ts";
+import { fingerprint } from "./fingerprint.ts";
+import { type CallbackOutcome, type CallbackQuery, completeLogin } from "./login_flow.ts";
+import type { LoginStates } from "./login_state.ts";
+
+/** The settings the login needs; a `Config` has them all. */
+export interface KiteLoginSettings {
+  /** Kite's login page. */
+  readonly loginUrl: string;
+  readonly apiKey: string;
+  /** Secret: never log it. */
+  readonly apiSecret: string;
+  readonly apiRoot: string;
+  /** Where the new token is written. */
+  readonly envFile: string;
+  readonly tokenKey: TokenKey;
+  /** When set, a session of another user is refused and invalidated. */
+  readonly userId?: string | undefined;
+  readonly tokenPattern: RegExp;
+}
+
+/** Options of {@linkcode createKiteLogin}. */
+export interface KiteLoginOptions {
+  readonly states: LoginStates;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Delivers the new token to the lifecycle (the actor's `send`). */
+  send(event: Event): void;
+  /** Called after the token was written, so the `.env` watcher reports the next read. */
+  written(): void;
+}
+
+/** The two login routes' handlers. */
+export interface KiteLogin {
+  /** Kite's login URL carrying a fresh login state. */
+  loginUrl(): Promise<string>;
+  /** Runs the callback; never rejects. */
+  callback(query: CallbackQuery): Promise<CallbackOutcome>;
+}
+
+/** Creates the login for `settings`. */
+export function createKiteLogin(settings: KiteLoginSettings, options: KiteLoginOptions): KiteLogin {
+  const { states, clock, log, send } = options;
+  const endpoint = { apiRoot: settings.apiRoot, apiKey: settings.apiKey };
+  return {
+    async loginUrl() {
+      return buildLoginUrl(settings.loginUrl, settings.apiKey, {
+        redirectParams: { state: await states.issue() },
+      });
+    },
+    callback: (query) =>
+      completeLogin(query, {
+        consumeState: (state) => states.consume(state),
+        exchange: (requestToken) =>
+          exchangeRequestToken(requestToken, {
+            ...endpoint,
+            apiSecret: settings.apiSecret,
+            now: () => clock.now(),
+          }),
+        invalidate: (token) => invalidateToken(token, endpoint),
+        async persist(token) {
+          await writeToken(settings.envFile, token, { key: settings.tokenKey });
+          // A restore of the bytes the watcher last read must not go unnoticed now.
+          options.written();
+        },
+        async deliver(session) {
+          const print = await fingerprint(session.accessToken);
+          log("info", `Login completed for ${session.userId}; token ${print} written to .env`);
+          send({
+            type: "TokenLoaded",
+            token: session.accessToken,
+            fingerprint: print,
+            source: "callback",
+            issuedAt: session.loginTime,
+          });
+        },
+        pinnedUserId: settings.userId,
+        tokenPattern: settings.tokenPattern,
+      }),
+  };
+}
