@@ -8,19 +8,11 @@
  * @module
  */
 import { writeToken } from "../../src/token/env_file.ts";
+import { say } from "./kill_timing.ts";
 
 /** The token of write number `n`: 32 letters and digits, as Kite's, distinct per `n`. */
 export function tokenOf(n: number): string {
   return `Tok${String(n).padStart(29, "0")}`;
-}
-
-const encoder = new TextEncoder();
-
-/** Writes `line` to stdout at once: unbuffered, so a kill loses nothing announced. */
-function say(line: string): void {
-  const bytes = encoder.encode(`${line}\n`);
-  let written = 0;
-  while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
 }
 
 async function main(args: readonly string[]): Promise<void> {

@@ -3,6 +3,7 @@ import { readToken } from "../../src/token/read_token.ts";
 import { parseEnv, writeToken } from "../../src/token/env_file.ts";
 import { tokenOf } from "../_support/env_writer_child.ts";
 import { listDir } from "../_support/temp_dir.ts";
+import { seededRandom, spin } from "../_support/kill_timing.ts";
 
 const CHILD = new URL("../_support/env_writer_child.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
@@ -51,26 +52,6 @@ function writeNumberIn(text: string, context: string): number {
   assert.ok(Number.isInteger(n), `${context}: not a written token`);
   assert.equal(text, envText(tokenOf(n)), `${context}: bytes besides the token changed`);
   return n;
-}
-
-/** A small seeded generator (mulberry32), so a failure names a seed that replays it. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Spins for `us` microseconds: timers cannot wait less than a millisecond. */
-function spin(us: number): void {
-  const until = performance.now() + us / 1000;
-  while (performance.now() < until) {
-    // Busy: the point is to land the kill at a random moment inside a write.
-  }
 }
 
 /** Lines of a child's stdout, read one at a time. */

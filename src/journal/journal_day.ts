@@ -1,0 +1,59 @@
+/**
+ * One journal file per IST calendar day (India keeps no daylight saving: UTC+05:30), named
+ * `YYYY-MM-DD.kkj`; everything here is arithmetic on epoch milliseconds.
+ *
+ * @module
+ */
+
+const DAY_MS = 86_400_000;
+const IST_OFFSET_MS = 330 * 60_000;
+const FILE_NAME = /^(\d{4}-\d{2}-\d{2})\.kkj$/;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** The journal's file name suffix. */
+export const JOURNAL_SUFFIX = ".kkj";
+
+/** The IST date (`YYYY-MM-DD`) of the instant `ms`. */
+export function istDate(ms: number): string {
+  return new Date(Math.floor((ms + IST_OFFSET_MS) / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** Epoch ms of IST midnight starting `date`; NaN when `date` is not a calendar date. */
+export function istMidnight(date: string): number {
+  if (!ISO_DATE.test(date)) return NaN;
+  const utc = Date.parse(`${date}T00:00:00Z`);
+  if (Number.isNaN(utc) || new Date(utc).toISOString().slice(0, 10) !== date) return NaN;
+  return utc - IST_OFFSET_MS;
+}
+
+/** Epoch ms of `HH:MM` IST on `date`; NaN when either does not parse. */
+export function istInstant(date: string, time: string): number {
+  const match = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(time);
+  if (match === null) return NaN;
+  return istMidnight(date) + (Number(match[1]) * 60 + Number(match[2])) * 60_000;
+}
+
+/** The journal file name of `date`. */
+export function journalFileName(date: string): string {
+  return `${date}${JOURNAL_SUFFIX}`;
+}
+
+/** The date a journal file name stands for, or `undefined` for any other name. */
+export function dateOfFileName(name: string): string | undefined {
+  const date = FILE_NAME.exec(name)?.[1];
+  return date !== undefined && !Number.isNaN(istMidnight(date)) ? date : undefined;
+}
+
+/** The dates `dir` holds a journal file for, oldest first, and the names it does not know. */
+export async function listJournal(
+  dir: string,
+): Promise<{ dates: string[]; foreign: string[] }> {
+  const dates: string[] = [];
+  const foreign: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const date = entry.isFile ? dateOfFileName(entry.name) : undefined;
+    if (date === undefined) foreign.push(entry.name);
+    else dates.push(date);
+  }
+  return { dates: dates.sort(), foreign: foreign.sort() };
+}
