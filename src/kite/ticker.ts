@@ -18,8 +18,12 @@ export interface TickerFailure {
 /** Where the adapter reports; each call names the generation of the socket it is about. */
 export interface TickerHandlers {
   opened(gen: number): void;
-  /** A binary message: ticks or a heartbeat. */
-  binary(gen: number, decoded: Decoded): void;
+  /**
+   * A binary message: ticks or a heartbeat, decoded, and the message's own bytes (a view the
+   * handler may keep: the adapter never reuses it), so packets can be passed on as Kite sent
+   * them.
+   */
+  binary(gen: number, decoded: Decoded, raw: Uint8Array): void;
   /** A text message (order update, error, message). */
   text(gen: number, message: TextMessage): void;
   /** The handshake failed or the open socket ended; at most once a generation. */
@@ -35,8 +39,13 @@ export interface TickerPort {
   open(token: string, gen: number): void;
   /** Closes generation `gen`'s socket; it reports nothing more. */
   close(gen: number): void;
-  /** Subscribes `tokens` in `mode` on generation `gen`'s socket, when it is open. */
+  /**
+   * Subscribes `tokens` in `mode` on generation `gen`'s socket, when it is open: a
+   * `subscribe` and a `mode` message per batch of at most {@linkcode SUBSCRIBE_BATCH} tokens.
+   */
   subscribe(gen: number, tokens: readonly number[], mode: Mode): void;
+  /** Unsubscribes `tokens` on generation `gen`'s socket, when it is open, in batches. */
+  unsubscribe(gen: number, tokens: readonly number[]): void;
   /** Closes every socket and resolves once they are all closed. */
   closeAll(): Promise<void>;
 }
@@ -46,6 +55,21 @@ interface Connection {
   readonly closed: Promise<void>;
   timer: TimerId | undefined;
   settled: boolean;
+}
+
+/**
+ * The most instrument tokens one `subscribe`, `mode` or `unsubscribe` message carries: 3000
+ * tokens in one message are ~24 KB of JSON, and Kite's own clients send what they are given,
+ * so a full shard goes out as three messages of a size every proxy passes.
+ */
+export const SUBSCRIBE_BATCH = 1000;
+
+function batches(tokens: readonly number[]): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < tokens.length; i += SUBSCRIBE_BATCH) {
+    out.push(tokens.slice(i, i + SUBSCRIBE_BATCH));
+  }
+  return out;
 }
 
 // Deno reports a refused upgrade as "failed to connect to WebSocket: Invalid status code: 403".
@@ -123,7 +147,10 @@ export function createTickerPort(
     socket.onmessage = (message: MessageEvent) => {
       if (connection.settled) return;
       if (typeof message.data === "string") handlers.text(gen, parseTextMessage(message.data));
-      else handlers.binary(gen, decode(message.data as ArrayBuffer));
+      else {
+        const data = message.data as ArrayBuffer;
+        handlers.binary(gen, decode(data), new Uint8Array(data));
+      }
     };
     socket.onerror = (event: Event) => {
       if (!opened) handshakeError = event instanceof ErrorEvent ? event.message : "error";
@@ -151,11 +178,26 @@ export function createTickerPort(
     connection.socket.close();
   }
 
-  function subscribe(gen: number, tokens: readonly number[], mode: Mode): void {
+  function openSocket(gen: number): WebSocket | undefined {
     const socket = connections.get(gen)?.socket;
-    if (socket?.readyState !== WebSocket.OPEN || tokens.length === 0) return;
-    socket.send(JSON.stringify({ a: "subscribe", v: tokens }));
-    socket.send(JSON.stringify({ a: "mode", v: [mode, tokens] }));
+    return socket?.readyState === WebSocket.OPEN ? socket : undefined;
+  }
+
+  function subscribe(gen: number, tokens: readonly number[], mode: Mode): void {
+    const socket = openSocket(gen);
+    if (!socket) return;
+    for (const batch of batches(tokens)) {
+      socket.send(JSON.stringify({ a: "subscribe", v: batch }));
+      socket.send(JSON.stringify({ a: "mode", v: [mode, batch] }));
+    }
+  }
+
+  function unsubscribe(gen: number, tokens: readonly number[]): void {
+    const socket = openSocket(gen);
+    if (!socket) return;
+    for (const batch of batches(tokens)) {
+      socket.send(JSON.stringify({ a: "unsubscribe", v: batch }));
+    }
   }
 
   async function closeAll(): Promise<void> {
@@ -166,5 +208,5 @@ export function createTickerPort(
     await Promise.all(pending);
   }
 
-  return { open, close, subscribe, closeAll };
+  return { open, close, subscribe, unsubscribe, closeAll };
 }

@@ -14,6 +14,7 @@ import {
   type LifecycleOptions,
   type LogLevel,
   type ProbeOutcome,
+  type ShardIndex,
   type Snapshot,
   type TimerName,
   transition,
@@ -27,6 +28,8 @@ export interface SocketPort {
   close(gen: number): void | Promise<void>;
   /** Subscribes `tokens` in `mode` on generation `gen` (sent once it is open). */
   subscribe(gen: number, tokens: readonly number[], mode: Mode): void | Promise<void>;
+  /** Unsubscribes `tokens` on generation `gen`. */
+  unsubscribe(gen: number, tokens: readonly number[]): void | Promise<void>;
 }
 
 /** What a probe of `GET /user/profile` found; the actor sends it as a `ProbeResult`. */
@@ -45,7 +48,7 @@ export interface ActorPorts {
   readonly socket: SocketPort;
   /** Checks `token`; a rejection counts as `{ result: "error" }`. */
   probe(token: string): Promise<ProbeReport>;
-  /** Timers for retry, watchdog and expiry; `now()` stamps every event. */
+  /** Timers for retries, watchdogs and expiry; `now()` stamps every event. */
   readonly clock: Clock;
   /** One human line per call; never holds a raw token. */
   log(level: LogLevel, message: string): void;
@@ -82,11 +85,13 @@ export interface Actor {
   stop(): Promise<void>;
 }
 
-const TIMER_EVENTS: Readonly<Record<TimerName, Event>> = {
-  retry: { type: "RetryDue" },
-  watchdog: { type: "WatchdogDue" },
-  expiry: { type: "ExpiryDue" },
-};
+/** The event a timer sends when it fires: `retry:1` → `RetryDue` for shard 1. */
+function timerEvent(timer: TimerName): Event {
+  if (timer === "expiry") return { type: "ExpiryDue" };
+  const [kind, index] = timer.split(":");
+  const shard = Number(index) as ShardIndex;
+  return kind === "retry" ? { type: "RetryDue", shard } : { type: "WatchdogDue", shard };
+}
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -152,7 +157,7 @@ export function createActor(options: ActorOptions): Actor {
     cancelTimer(timer);
     const id = clock.setTimeout(function timerFired() {
       if (timers.get(timer) === id) timers.delete(timer);
-      send(TIMER_EVENTS[timer]);
+      send(timerEvent(timer));
     }, ms);
     timers.set(timer, id);
   }
@@ -187,6 +192,11 @@ export function createActor(options: ActorOptions): Actor {
         return call(
           () => ports.socket.subscribe(effect.gen, effect.tokens, effect.mode),
           logFailure(`subscribe on gen ${effect.gen}`),
+        );
+      case "Unsubscribe":
+        return call(
+          () => ports.socket.unsubscribe(effect.gen, effect.tokens),
+          logFailure(`unsubscribe on gen ${effect.gen}`),
         );
       case "StartTimer":
         return startTimer(effect.timer, effect.ms);

@@ -3,13 +3,20 @@
  * the next snapshot and the effects to carry out, as data. It executes nothing and imports
  * nothing with I/O; `actor.ts` runs it. Time and randomness come in through `step`.
  *
- * States: Disconnected (no token yet, or stopped) → Reconnecting (a handshake in flight, or
- * waiting out a backoff) → Live (handshake done and data flowing) · Expired (Kite rejected
- * the token, or it is past expiry and the probe says so; waits for a new token).
+ * States (the token's life, one for the whole pool): Disconnected (no token yet, or stopped)
+ * → Reconnecting (some shard's socket is opening or backing off) → Live (every shard that
+ * should stream is open and has had data) · Expired (Kite rejected the token, or it is past
+ * expiry and the probe says so; waits for a new token).
  *
- * One socket at most: `snapshot.socket` is the one open or opening, and every event naming
- * another generation is dropped. The machine owns the stall watchdog (one timer, re-armed
- * only when it fires, never per tick) and the expiry probe. After `Stop` it ignores all.
+ * The upstream is a pool of up to {@linkcode MAX_SHARDS} shards (Kite: 3 sockets a key,
+ * 3000 instruments a socket). Each shard has its own plan (the instruments it should carry),
+ * socket generation, watchdog, backoff and the subscriptions it has sent; a network fault or
+ * stall reconnects that shard only, a dead token stops them all, a new token reopens them all
+ * and replays each plan. Shard 0 keeps a socket while the token is usable even with an empty
+ * plan: its handshake checks the token and its heartbeats show the feed is alive. Until Kite
+ * has accepted a token on some handshake, at most one handshake is in flight, so a dead token
+ * costs one. Generations are unique across shards: an event naming no current socket is
+ * dropped. After `Stop` the machine ignores all.
  *
  * @module
  */
@@ -19,16 +26,41 @@ import { formatTimeOfDay, nextIstTime, parseTimeOfDay, type TimeOfDay } from "./
 
 export type { Mode, TimeOfDay };
 
+/** How many upstream sockets Kite allows one api_key. */
+export const MAX_SHARDS = 3;
+/** How many instruments Kite allows one socket. */
+export const MAX_SHARD_INSTRUMENTS = 3000;
+
+/** A shard's index, 0 to {@linkcode MAX_SHARDS} − 1. */
+export type ShardIndex = 0 | 1 | 2;
 /** Where a token came from. */
 export type TokenSource = "file" | "callback" | "startup" | "signal";
 /** Why a socket failed: `auth` (401/403 on the handshake) is permanent, the rest transient. */
 export type FailureKind = "auth" | "network" | "stall";
 /** What `GET /user/profile` said of a token; `error` means it could not tell. */
 export type ProbeOutcome = "ok" | "auth" | "wrong_user" | "error";
-/** The machine's timers. `StartTimer` replaces the pending timer of the same name. */
-export type TimerName = "retry" | "watchdog" | "expiry";
+/** The machine's timers: one per shard for retry and watchdog, one for the expiry probe. */
+export type TimerName = "expiry" | `retry:${ShardIndex}` | `watchdog:${ShardIndex}`;
 /** Severity of a {@linkcode Effect} `Log`. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** What kind of failure {@linkcode LastError} records. */
+export type ErrorKind = FailureKind | "probe" | "token";
+
+/** The last connection failure, typed: `{ kind: "network", detail: "ECONNRESET" }`. */
+export interface LastError {
+  /** `auth` (handshake refused), `network`, `stall`, `probe` (the profile said the token is
+   * dead or someone else's) or `token` (no usable token). */
+  readonly kind: ErrorKind;
+  /** Readable cause, never holding a token. */
+  readonly detail: string;
+}
+
+/** The wanted instruments of one shard: instrument token → mode. */
+export interface ShardPlan {
+  /** At most {@linkcode MAX_SHARD_INSTRUMENTS}. */
+  readonly instruments: ReadonlyMap<number, Mode>;
+}
 
 /** A state and its data; `since` is epoch ms. */
 export type State =
@@ -41,15 +73,16 @@ export type State =
     readonly name: "Reconnecting";
     readonly since: number;
     readonly reason: string;
-    /** 1-based number of the handshake in flight, or of the next one after the backoff. */
+    /** 1-based number of the next handshake of the shard that has failed most often. */
     readonly attempt: number;
-    /** When the backoff ends; `null` while a socket is opening or open. */
+    /** The earliest end of a shard's backoff; `null` when no shard is backing off. */
     readonly retryAt: number | null;
     readonly fingerprint: string;
   }
   | {
     readonly name: "Live";
     readonly since: number;
+    /** The newest generation among the open sockets. */
     readonly gen: number;
     readonly fingerprint: string;
   }
@@ -66,7 +99,7 @@ export type StateName = State["name"];
 
 /** What the machine reacts to. `gen` names the socket an adapter event is about. */
 export type Event =
-  /** A usable token; `fingerprint` is `fingerprint(token)` from `src/fingerprint.ts`. */
+  /** A usable token; `fingerprint` is `fingerprint(token)` from `src/token/fingerprint.ts`. */
   | {
     readonly type: "TokenLoaded";
     readonly token: string;
@@ -77,6 +110,8 @@ export type Event =
   }
   /** An empty or malformed token value; `detail` must not hold the value. */
   | { readonly type: "TokenInvalid"; readonly source: TokenSource; readonly detail: string }
+  /** The wanted instruments per shard index (at most 3 entries; a missing one is empty). */
+  | { readonly type: "PlanChanged"; readonly plan: readonly ShardPlan[] }
   | { readonly type: "SocketOpened"; readonly gen: number }
   /** Any message on the socket: ticks or a heartbeat. */
   | { readonly type: "DataReceived"; readonly gen: number }
@@ -86,8 +121,8 @@ export type Event =
     readonly kind: FailureKind;
     readonly detail: string;
   }
-  | { readonly type: "RetryDue" }
-  | { readonly type: "WatchdogDue" }
+  | { readonly type: "RetryDue"; readonly shard: ShardIndex }
+  | { readonly type: "WatchdogDue"; readonly shard: ShardIndex }
   | { readonly type: "ExpiryDue" }
   | {
     readonly type: "ProbeResult";
@@ -107,14 +142,17 @@ export type Effect =
     readonly token: string;
     readonly fingerprint: string;
     readonly gen: number;
+    readonly shard: ShardIndex;
   }
   | { readonly type: "CloseSocket"; readonly gen: number }
+  /** Send `subscribe` and `mode` for `tokens` (also how a mode changes, up or down). */
   | {
     readonly type: "Subscribe";
     readonly gen: number;
     readonly tokens: readonly number[];
     readonly mode: Mode;
   }
+  | { readonly type: "Unsubscribe"; readonly gen: number; readonly tokens: readonly number[] }
   | { readonly type: "StartTimer"; readonly timer: TimerName; readonly ms: number }
   | { readonly type: "CancelTimer"; readonly timer: TimerName }
   | { readonly type: "Probe"; readonly token: string; readonly fingerprint: string }
@@ -133,7 +171,7 @@ export interface TokenInfo {
   readonly loadedAt: number;
 }
 
-/** The one socket open or opening; `activeAt` is its last sign of life (open or data). */
+/** A shard's socket, open or opening; `activeAt` is its last sign of life (open or data). */
 export interface SocketInfo {
   /** Its generation; events naming any other are dropped. */
   readonly gen: number;
@@ -141,9 +179,35 @@ export interface SocketInfo {
   readonly phase: "opening" | "open";
   /** Epoch ms of its last sign of life; the watchdog measures from here. */
   readonly activeAt: number;
+  /** Whether any message has arrived on it. */
+  readonly fed: boolean;
+  /** What has been subscribed on it: instrument token → mode. */
+  readonly sent: ReadonlyMap<number, Mode>;
 }
 
-/** Instruments to subscribe on every new socket. */
+/** One upstream shard. */
+export interface Shard {
+  readonly index: ShardIndex;
+  /** The instruments it should carry. */
+  readonly plan: ReadonlyMap<number, Mode>;
+  /** Its socket open or opening, if any. */
+  readonly socket: SocketInfo | null;
+  /** Consecutive failed connection attempts since it last had data. */
+  readonly attempts: number;
+  /** When its backoff ends; `null` when it is not backing off. */
+  readonly retryAt: number | null;
+  /** When its last message arrived, epoch ms. */
+  readonly lastDataAt: number | null;
+  /** Its last connection failure. */
+  readonly lastError: LastError | null;
+  /** Sockets opened for it so far. */
+  readonly opened: number;
+}
+
+/** What a shard is doing, for `/status`: see {@linkcode shardState}. */
+export type ShardState = "idle" | "waiting" | "backoff" | "opening" | "open" | "streaming";
+
+/** Instruments to subscribe when no plan is given: shard 0's starting plan. */
 export interface Subscriptions {
   /** Kite instrument tokens. */
   readonly tokens: readonly number[];
@@ -171,12 +235,12 @@ export interface Snapshot {
   readonly state: State;
   /** The current token (kept when it dies, so `/status` can name it). */
   readonly token: TokenInfo | null;
+  /** Whether Kite has accepted the current token on some handshake. */
+  readonly accepted: boolean;
   /** The generation of the newest socket ever opened; 0 before the first. */
   readonly gen: number;
-  /** The one socket open or opening, if any. */
-  readonly socket: SocketInfo | null;
-  /** Replayed on every new socket. */
-  readonly subscriptions: Subscriptions;
+  /** Always {@linkcode MAX_SHARDS} shards, by index. */
+  readonly shards: readonly Shard[];
   /** When the current token is expected to die (epoch ms). */
   readonly expectedExpiry: number | null;
   /** When the expiry probe runs next; `null` when none is planned. */
@@ -185,13 +249,13 @@ export interface Snapshot {
   readonly loginNeeded: boolean;
   /** The user id the probe reported for the current token. */
   readonly userId: string | null;
-  /** Consecutive failed connection attempts since the feed was last Live. */
+  /** The most attempts any shard has failed since it last had data. */
   readonly attempts: number;
-  /** Handshakes started after the first one, for any reason. */
+  /** Handshakes started on a shard that had had a socket before, for any reason. */
   readonly reconnectsTotal: number;
-  /** The last connection failure, e.g. `network: ECONNRESET`. */
-  readonly lastError: string | null;
-  /** When the last message arrived, epoch ms. */
+  /** The last connection failure on any shard (or of the token). */
+  readonly lastError: LastError | null;
+  /** When the last message arrived on any shard, epoch ms. */
   readonly lastDataAt: number | null;
   /** Kite `error` text messages seen. */
   readonly textErrorsTotal: number;
@@ -225,7 +289,9 @@ export interface Transition {
 
 /** Options of {@linkcode initialSnapshot}. */
 export interface LifecycleOptions {
-  /** Defaults to no instruments in `quote` mode. */
+  /** The starting plan per shard; wins over `subscriptions`. */
+  readonly plan?: readonly ShardPlan[];
+  /** Shard 0's starting plan (spread over shards past 3000); defaults to none. */
   readonly subscriptions?: Subscriptions;
   /** Defaults to 250. */
   readonly backoffBaseMs?: number;
@@ -249,6 +315,8 @@ export type Handler<T extends EventType> = (s: Snapshot, e: On<T>, step: Step) =
 export type TransitionRow = { readonly [T in EventType]?: Handler<T> };
 
 const REJECTED_KEPT = 16;
+const SHARD_INDEXES: readonly ShardIndex[] = [0, 1, 2];
+const EMPTY_PLAN: ReadonlyMap<number, Mode> = new Map();
 
 function done(snapshot: Snapshot, ...effects: Effect[]): Transition {
   return { snapshot, effects };
@@ -258,95 +326,222 @@ function log(level: LogLevel, message: string): Effect {
   return { type: "Log", level, message };
 }
 
-/** Drops events about any socket but the current one. */
-function current<E extends { readonly gen: number }>(
-  handler: (s: Snapshot, e: E, step: Step) => Transition,
-): (s: Snapshot, e: E, step: Step) => Transition {
-  return function currentSocketOnly(s, e, step) {
-    return s.socket?.gen === e.gen ? handler(s, e, step) : done(s);
-  };
+/** `kind: detail`, as `/status`'s `connection.last_error` and the logs show a failure. */
+export function describeError(error: LastError): string {
+  return `${error.kind}: ${error.detail}`;
 }
 
-/** Effects that end the socket and every running timer. */
-function teardown(s: Snapshot): Effect[] {
+/** Whether `shard` should have a socket while the token is usable. */
+export function wantsSocket(shard: Shard): boolean {
+  return shard.index === 0 || shard.plan.size > 0;
+}
+
+/**
+ * What `shard` is doing: `idle` (no plan, no socket), `waiting` (should open; waits for the
+ * token to be accepted or usable), `backoff`, `opening`, `open` (no data yet), `streaming`.
+ */
+export function shardState(shard: Shard): ShardState {
+  if (shard.socket) {
+    if (shard.socket.phase === "opening") return "opening";
+    return shard.socket.fed ? "streaming" : "open";
+  }
+  if (shard.retryAt !== null) return "backoff";
+  return shard.plan.size > 0 ? "waiting" : "idle";
+}
+
+function usable(s: Snapshot): boolean {
+  return s.token !== null && (s.state.name === "Reconnecting" || s.state.name === "Live");
+}
+
+function withShard(s: Snapshot, shard: Shard): Snapshot {
+  return { ...s, shards: s.shards.map((old) => old.index === shard.index ? shard : old) };
+}
+
+function shardOf(s: Snapshot, index: ShardIndex): Shard {
+  return s.shards[index]!;
+}
+
+/** Effects that end `shard`'s socket and its timers. */
+function closeShard(shard: Shard): Effect[] {
   const effects: Effect[] = [];
-  if (s.socket) {
-    effects.push({ type: "CloseSocket", gen: s.socket.gen }, {
+  if (shard.socket) {
+    effects.push({ type: "CloseSocket", gen: shard.socket.gen }, {
       type: "CancelTimer",
-      timer: "watchdog",
+      timer: `watchdog:${shard.index}`,
     });
   }
-  if (s.state.name === "Reconnecting" && s.state.retryAt !== null) {
-    effects.push({ type: "CancelTimer", timer: "retry" });
-  }
-  if (s.nextProbeAt !== null) effects.push({ type: "CancelTimer", timer: "expiry" });
+  if (shard.retryAt !== null) effects.push({ type: "CancelTimer", timer: `retry:${shard.index}` });
   return effects;
 }
 
-/** Opens the next generation's socket with the current token. */
-function open(s: Snapshot, token: TokenInfo, now: number): Transition {
-  const gen = s.gen + 1;
-  const snapshot = {
-    ...s,
-    gen,
-    socket: { gen, phase: "opening", activeAt: now },
-    reconnectsTotal: s.reconnectsTotal + (s.gen > 0 ? 1 : 0),
+/** Every shard without a socket or a backoff; the effects that make it so. */
+function closeAll(s: Snapshot): { shards: Shard[]; effects: Effect[] } {
+  const effects = s.shards.flatMap(closeShard);
+  const shards = s.shards.map((shard) =>
+    shard.socket || shard.retryAt !== null ? { ...shard, socket: null, retryAt: null } : shard
+  );
+  return { shards, effects };
+}
+
+/** Effects that end every socket and every running timer. */
+function teardown(s: Snapshot): { shards: Shard[]; effects: Effect[] } {
+  const closed = closeAll(s);
+  if (s.nextProbeAt !== null) closed.effects.push({ type: "CancelTimer", timer: "expiry" });
+  return closed;
+}
+
+/** The effects that bring `socket`'s subscriptions to `plan`: unsubscribe, then by mode. */
+function diff(gen: number, sent: ReadonlyMap<number, Mode>, plan: ReadonlyMap<number, Mode>) {
+  const effects: Effect[] = [];
+  const gone = [...sent.keys()].filter((token) => !plan.has(token));
+  if (gone.length > 0) effects.push({ type: "Unsubscribe", gen, tokens: gone });
+  const byMode = new Map<Mode, number[]>();
+  for (const [token, mode] of plan) {
+    if (sent.get(token) === mode) continue;
+    const group = byMode.get(mode);
+    if (group) group.push(token);
+    else byMode.set(mode, [token]);
+  }
+  for (const [mode, tokens] of byMode) effects.push({ type: "Subscribe", gen, tokens, mode });
+  return effects;
+}
+
+/** The next state of a usable token from its shards; the same object when unchanged. */
+function settle(s: Snapshot, now: number, reason?: string): Snapshot {
+  const attempts = Math.max(...s.shards.map((shard) => shard.attempts));
+  const counted = attempts === s.attempts ? s : { ...s, attempts };
+  const { state, token } = counted;
+  if (!token || !usable(counted)) return counted;
+  const wanted = counted.shards.filter(wantsSocket);
+  if (wanted.every((shard) => shard.socket?.phase === "open" && shard.socket.fed)) {
+    const gen = Math.max(...wanted.map((shard) => shard.socket?.gen ?? 0));
+    if (state.name === "Live" && state.gen === gen) return counted;
+    const since = state.name === "Live" ? state.since : now;
+    return { ...counted, state: { name: "Live", since, gen, fingerprint: token.fingerprint } };
+  }
+  const retries = counted.shards.flatMap((shard) => shard.retryAt === null ? [] : [shard.retryAt]);
+  const next = {
+    name: "Reconnecting",
+    since: state.name === "Reconnecting" ? state.since : now,
+    reason: reason ?? (state.name === "Reconnecting" ? state.reason : "a shard is reconnecting"),
+    attempt: attempts + 1,
+    retryAt: retries.length > 0 ? Math.min(...retries) : null,
+    fingerprint: token.fingerprint,
   } as const;
+  if (
+    state.name === "Reconnecting" && state.since === next.since && state.reason === next.reason &&
+    state.attempt === next.attempt && state.retryAt === next.retryAt &&
+    state.fingerprint === next.fingerprint
+  ) return counted;
+  return { ...counted, state: next };
+}
+
+/** Opens the next generation's socket for `index` with the current token. */
+function openShard(s: Snapshot, index: ShardIndex, token: TokenInfo, now: number): Transition {
+  const gen = s.gen + 1;
+  const shard = shardOf(s, index);
+  const socket: SocketInfo = { gen, phase: "opening", activeAt: now, fed: false, sent: EMPTY_PLAN };
   return done(
-    snapshot,
-    { type: "OpenSocket", token: token.token, fingerprint: token.fingerprint, gen },
-    { type: "StartTimer", timer: "watchdog", ms: s.config.stallMs },
+    withShard(
+      { ...s, gen, reconnectsTotal: s.reconnectsTotal + (shard.opened > 0 ? 1 : 0) },
+      { ...shard, socket, retryAt: null, opened: shard.opened + 1 },
+    ),
+    { type: "OpenSocket", token: token.token, fingerprint: token.fingerprint, gen, shard: index },
+    { type: "StartTimer", timer: `watchdog:${index}`, ms: s.config.stallMs },
   );
 }
 
-function expire(s: Snapshot, reason: string, detail: string, now: number): Transition {
+/**
+ * Brings every shard in line with its plan while the token is usable: subscriptions diffed
+ * on open sockets, sockets opened where wanted (one handshake at a time until the token is
+ * accepted), sockets and backoffs of shards with nothing to carry ended.
+ */
+function reconcile(s: Snapshot, now: number, reason?: string): Transition {
+  const { token } = s;
+  if (!token || !usable(s)) return done(s);
+  let snapshot = s;
+  const effects: Effect[] = [];
+  for (const index of SHARD_INDEXES) {
+    const shard = shardOf(snapshot, index);
+    if (!wantsSocket(shard)) {
+      if (!shard.socket && shard.retryAt === null && shard.attempts === 0) continue;
+      effects.push(...closeShard(shard));
+      snapshot = withShard(snapshot, { ...shard, socket: null, retryAt: null, attempts: 0 });
+    } else if (shard.socket?.phase === "open") {
+      const changes = diff(shard.socket.gen, shard.socket.sent, shard.plan);
+      if (changes.length === 0) continue;
+      effects.push(...changes);
+      snapshot = withShard(snapshot, { ...shard, socket: { ...shard.socket, sent: shard.plan } });
+    } else if (!shard.socket && shard.retryAt === null) {
+      const handshaking = snapshot.shards.some((other) => other.socket?.phase === "opening");
+      if (!snapshot.accepted && handshaking) continue;
+      const opened = openShard(snapshot, index, token, now);
+      snapshot = opened.snapshot;
+      effects.push(...opened.effects);
+    }
+  }
+  return done(settle(snapshot, now, reason), ...effects);
+}
+
+/** Drops events about any socket but a current one; hands the handler its shard. */
+function current<E extends { readonly gen: number }>(
+  handler: (s: Snapshot, e: E, step: Step, shard: Shard) => Transition,
+): (s: Snapshot, e: E, step: Step) => Transition {
+  return function currentSocketOnly(s, e, step) {
+    const shard = s.shards.find((candidate) => candidate.socket?.gen === e.gen);
+    return shard ? handler(s, e, step, shard) : done(s);
+  };
+}
+
+function expire(s: Snapshot, reason: string, error: LastError, now: number): Transition {
   const fingerprint = s.token?.fingerprint ?? null;
   const rejected = fingerprint === null
     ? s.rejected
     : [fingerprint, ...s.rejected.filter((f) => f !== fingerprint)];
+  const { shards, effects } = teardown(s);
   return done(
     {
       ...s,
       state: { name: "Expired", since: now, reason, fingerprint },
-      socket: null,
+      shards,
       nextProbeAt: null,
       loginNeeded: true,
-      lastError: detail,
+      lastError: error,
       rejected: rejected.slice(0, REJECTED_KEPT),
     },
-    ...teardown(s),
+    ...effects,
     { type: "NotifyLoginNeeded", reason },
   );
 }
 
-/** A transient failure: close the socket and back off with full jitter. */
-function retry(s: Snapshot, kind: FailureKind, detail: string, step: Step): Transition {
-  const { config, socket, token } = s;
-  if (!token) return done(s);
-  const attempts = s.attempts + 1;
+/** A transient failure of one shard: close its socket and back off with full jitter. */
+function retry(s: Snapshot, shard: Shard, error: LastError, step: Step): Transition {
+  const { config } = s;
+  const attempts = shard.attempts + 1;
   const ms = backoffDelay(attempts, {
     random: step.random,
     baseMs: config.backoffBaseMs,
     capMs: config.backoffCapMs,
   });
-  const error = `${kind}: ${detail}`;
-  const since = s.state.name === "Reconnecting" ? s.state.since : step.now;
-  const state = {
-    name: "Reconnecting",
-    since,
-    reason: error,
-    attempt: attempts + 1,
-    retryAt: step.now + ms,
-    fingerprint: token.fingerprint,
-  } as const;
-  const effects: Effect[] = socket
-    ? [{ type: "CloseSocket", gen: socket.gen }, { type: "CancelTimer", timer: "watchdog" }]
+  const text = describeError(error);
+  const effects: Effect[] = shard.socket
+    ? [{ type: "CloseSocket", gen: shard.socket.gen }, {
+      type: "CancelTimer",
+      timer: `watchdog:${shard.index}`,
+    }]
     : [];
   effects.push(
-    { type: "StartTimer", timer: "retry", ms },
-    log("warn", `Feed failed (${error}); retrying in ${ms} ms (attempt ${attempts + 1})`),
+    { type: "StartTimer", timer: `retry:${shard.index}`, ms },
+    log(
+      "warn",
+      `Shard ${shard.index} failed (${text}); retrying in ${ms} ms (attempt ${attempts + 1})`,
+    ),
   );
-  return done({ ...s, state, socket: null, attempts, lastError: error }, ...effects);
+  const failed = withShard(
+    { ...s, lastError: error },
+    { ...shard, socket: null, attempts, retryAt: step.now + ms, lastError: error },
+  );
+  return done(settle(failed, step.now, text), ...effects);
 }
 
 function loadToken(s: Snapshot, e: On<"TokenLoaded">, step: Step): Transition {
@@ -365,22 +560,22 @@ function loadToken(s: Snapshot, e: On<"TokenLoaded">, step: Step): Transition {
     loadedAt: step.now,
   };
   const expiry = nextIstTime(Math.min(e.issuedAt ?? step.now, step.now), s.config.expiryAt);
-  const old: Effect[] = s.socket ? [{ type: "CloseSocket", gen: s.socket.gen }] : [];
-  if (s.state.name === "Reconnecting" && s.state.retryAt !== null) {
-    old.push({ type: "CancelTimer", timer: "retry" });
-  }
-  const opened = open(
+  const closed = closeAll(s);
+  const reason = `new token from ${e.source}`;
+  const opened = reconcile(
     {
       ...s,
       state: {
         name: "Reconnecting",
         since: step.now,
-        reason: `new token from ${e.source}`,
+        reason,
         attempt: 1,
         retryAt: null,
         fingerprint: e.fingerprint,
       },
       token,
+      accepted: false,
+      shards: closed.shards.map((shard) => ({ ...shard, attempts: 0 })),
       attempts: 0,
       expectedExpiry: expiry,
       nextProbeAt: expiry,
@@ -388,12 +583,12 @@ function loadToken(s: Snapshot, e: On<"TokenLoaded">, step: Step): Transition {
       userId: null,
       invalidToken: null,
     },
-    token,
     step.now,
+    reason,
   );
   return done(
     opened.snapshot,
-    ...old,
+    ...closed.effects,
     ...opened.effects,
     { type: "Probe", token: e.token, fingerprint: e.fingerprint },
     { type: "StartTimer", timer: "expiry", ms: Math.max(0, expiry - step.now) },
@@ -409,58 +604,90 @@ function noteInvalidToken(s: Snapshot, e: On<"TokenInvalid">, step: Step): Trans
   const keeping = s.token ? `keeping token ${s.token.fingerprint}` : "no token to keep";
   const line = log("warn", `Unusable token from ${e.source} (${e.detail}); ${keeping}`);
   if (s.state.name !== "Disconnected") return done(noted, line);
-  const expired = expire(noted, "no token", `no usable token: ${e.detail}`, step.now);
+  const expired = expire(noted, "no token", {
+    kind: "token",
+    detail: `no usable token: ${e.detail}`,
+  }, step.now);
   return done(expired.snapshot, line, ...expired.effects);
 }
 
-function socketOpened(s: Snapshot, e: On<"SocketOpened">, step: Step): Transition {
-  if (s.socket?.phase !== "opening") return done(s);
-  const { tokens, mode } = s.subscriptions;
-  return done(
-    { ...s, socket: { gen: e.gen, phase: "open", activeAt: step.now } },
-    ...(tokens.length > 0 ? [{ type: "Subscribe", gen: e.gen, tokens, mode } as const] : []),
-  );
+/** Why a plan cannot be used, or `null` when it can. */
+function planProblem(plan: readonly ShardPlan[]): string | null {
+  if (plan.length > MAX_SHARDS) return `${plan.length} shards (at most ${MAX_SHARDS})`;
+  const index = plan.findIndex((shard) => shard.instruments.size > MAX_SHARD_INSTRUMENTS);
+  if (index < 0) return null;
+  const size = plan[index]!.instruments.size;
+  return `shard ${index} has ${size} instruments (at most ${MAX_SHARD_INSTRUMENTS})`;
 }
 
-function dataReceived(s: Snapshot, e: On<"DataReceived">, step: Step): Transition {
-  if (s.socket?.phase !== "open") return done(s);
-  const fed = { ...s, socket: { ...s.socket, activeAt: step.now }, lastDataAt: step.now };
-  if (s.state.name === "Live" || !s.token) return done(fed);
-  return done({
-    ...fed,
-    state: { name: "Live", since: step.now, gen: e.gen, fingerprint: s.token.fingerprint },
+function changePlan(s: Snapshot, e: On<"PlanChanged">, step: Step): Transition {
+  const problem = planProblem(e.plan);
+  if (problem !== null) return done(s, log("error", `Ignoring a plan of ${problem}`));
+  const shards = s.shards.map((shard) => ({
+    ...shard,
+    plan: e.plan[shard.index]?.instruments ?? EMPTY_PLAN,
+  }));
+  const planned = { ...s, shards };
+  if (!usable(planned)) return done(planned);
+  const opening = shards.find((shard) => shard.socket === null && wantsSocket(shard));
+  return reconcile(planned, step.now, opening ? `opening shard ${opening.index}` : undefined);
+}
+
+function socketOpened(s: Snapshot, _e: On<"SocketOpened">, step: Step, shard: Shard): Transition {
+  if (shard.socket?.phase !== "opening") return done(s);
+  // The replay: nothing has been sent on a new socket, so the whole plan goes out.
+  const socket: SocketInfo = { ...shard.socket, phase: "open", activeAt: step.now };
+  return reconcile(withShard({ ...s, accepted: true }, { ...shard, socket }), step.now);
+}
+
+function dataReceived(s: Snapshot, _e: On<"DataReceived">, step: Step, shard: Shard): Transition {
+  if (shard.socket?.phase !== "open") return done(s);
+  const fed = withShard({ ...s, lastDataAt: step.now }, {
+    ...shard,
+    socket: { ...shard.socket, activeAt: step.now, fed: true },
     attempts: 0,
+    lastDataAt: step.now,
   });
+  return done(settle(fed, step.now));
 }
 
-function socketFailed(s: Snapshot, e: On<"SocketFailed">, step: Step): Transition {
-  if (e.kind === "auth") return expire(s, "token rejected", `auth: ${e.detail}`, step.now);
-  return retry(s, e.kind, e.detail, step);
+function socketFailed(s: Snapshot, e: On<"SocketFailed">, step: Step, shard: Shard): Transition {
+  const error = { kind: e.kind, detail: e.detail };
+  if (e.kind === "auth") {
+    return expire(withShard(s, { ...shard, lastError: error }), "token rejected", error, step.now);
+  }
+  return retry(s, shard, error, step);
 }
 
-function retryDue(s: Snapshot, _e: unknown, step: Step): Transition {
-  if (s.state.name !== "Reconnecting" || s.state.retryAt === null || s.socket || !s.token) {
-    return done(s);
+function retryDue(s: Snapshot, e: On<"RetryDue">, step: Step): Transition {
+  const shard = shardOf(s, e.shard);
+  if (!usable(s) || shard.retryAt === null || shard.socket) return done(s);
+  if (step.now < shard.retryAt) {
+    return done(s, { type: "StartTimer", timer: `retry:${e.shard}`, ms: shard.retryAt - step.now });
   }
-  if (step.now < s.state.retryAt) {
-    return done(s, { type: "StartTimer", timer: "retry", ms: s.state.retryAt - step.now });
-  }
-  const opened = open({ ...s, state: { ...s.state, retryAt: null } }, s.token, step.now);
+  const next = reconcile(withShard(s, { ...shard, retryAt: null }), step.now);
+  const gen = shardOf(next.snapshot, e.shard).socket?.gen;
+  if (gen === undefined) return next;
   return done(
-    opened.snapshot,
-    ...opened.effects,
-    log("info", `Retrying the feed: attempt ${s.state.attempt} (gen ${opened.snapshot.gen})`),
+    next.snapshot,
+    ...next.effects,
+    log("info", `Retrying shard ${e.shard}: attempt ${shard.attempts + 1} (gen ${gen})`),
   );
 }
 
-function watchdogDue(s: Snapshot, _e: unknown, step: Step): Transition {
-  if (!s.socket) return done(s);
-  const quiet = step.now - s.socket.activeAt;
+function watchdogDue(s: Snapshot, e: On<"WatchdogDue">, step: Step): Transition {
+  const shard = shardOf(s, e.shard);
+  if (!shard.socket) return done(s);
+  const quiet = step.now - shard.socket.activeAt;
   if (quiet < s.config.stallMs) {
-    return done(s, { type: "StartTimer", timer: "watchdog", ms: s.config.stallMs - quiet });
+    return done(s, {
+      type: "StartTimer",
+      timer: `watchdog:${e.shard}`,
+      ms: s.config.stallMs - quiet,
+    });
   }
-  const what = s.socket.phase === "opening" ? "no handshake" : "no data";
-  return retry(s, "stall", `${what} for ${quiet} ms`, step);
+  const what = shard.socket.phase === "opening" ? "no handshake" : "no data";
+  return retry(s, shard, { kind: "stall", detail: `${what} for ${quiet} ms` }, step);
 }
 
 function expiryDue(s: Snapshot, _e: unknown, step: Step): Transition {
@@ -491,14 +718,12 @@ function probeResult(s: Snapshot, e: On<"ProbeResult">, step: Step): Transition 
     case "ok":
       return done(known);
     case "auth":
-      return expire(known, "token expired", `probe: ${detail}`, step.now);
+      return expire(known, "token expired", { kind: "probe", detail }, step.now);
     case "wrong_user":
-      return expire(
-        known,
-        "wrong user",
-        `probe: logged in as ${e.userId ?? "another user"}`,
-        step.now,
-      );
+      return expire(known, "wrong user", {
+        kind: "probe",
+        detail: `logged in as ${e.userId ?? "another user"}`,
+      }, step.now);
     case "error":
       return done(known, log("warn", `Probe of token ${e.fingerprint} failed: ${detail}`));
   }
@@ -512,20 +737,27 @@ function textError(s: Snapshot, e: On<"TextError">): Transition {
 }
 
 function stop(s: Snapshot, _e: unknown, step: Step): Transition {
+  const { shards, effects } = teardown(s);
   return done({
     ...s,
     state: { name: "Disconnected", since: step.now, reason: "stopped" },
-    socket: null,
+    shards,
     nextProbeAt: null,
-  }, ...teardown(s));
+  }, ...effects);
 }
 
 /** Every state × event; a missing cell means the event is ignored in that state. */
 export const TRANSITIONS: Readonly<Record<StateName, TransitionRow>> = {
-  Disconnected: { TokenLoaded: loadToken, TokenInvalid: noteInvalidToken, Stop: stop },
+  Disconnected: {
+    TokenLoaded: loadToken,
+    TokenInvalid: noteInvalidToken,
+    PlanChanged: changePlan,
+    Stop: stop,
+  },
   Reconnecting: {
     TokenLoaded: loadToken,
     TokenInvalid: noteInvalidToken,
+    PlanChanged: changePlan,
     SocketOpened: current(socketOpened),
     DataReceived: current(dataReceived),
     SocketFailed: current(socketFailed),
@@ -539,6 +771,7 @@ export const TRANSITIONS: Readonly<Record<StateName, TransitionRow>> = {
   Live: {
     TokenLoaded: loadToken,
     TokenInvalid: noteInvalidToken,
+    PlanChanged: changePlan,
     DataReceived: current(dataReceived),
     SocketFailed: current(socketFailed),
     WatchdogDue: watchdogDue,
@@ -547,7 +780,12 @@ export const TRANSITIONS: Readonly<Record<StateName, TransitionRow>> = {
     TextError: current(textError),
     Stop: stop,
   },
-  Expired: { TokenLoaded: loadToken, TokenInvalid: noteInvalidToken, Stop: stop },
+  Expired: {
+    TokenLoaded: loadToken,
+    TokenInvalid: noteInvalidToken,
+    PlanChanged: changePlan,
+    Stop: stop,
+  },
 };
 
 /** One line for a change of state, e.g. `Reconnecting → Live in 41 ms`. */
@@ -582,19 +820,47 @@ function positive(name: string, value: number): number {
   return value;
 }
 
+/** The starting plan: `plan`, or `subscriptions` in shards of 3000. */
+function startingPlan(options: LifecycleOptions): readonly ShardPlan[] {
+  if (options.plan) return options.plan;
+  const { tokens = [], mode = "quote" } = options.subscriptions ?? {};
+  const unique = [...new Set(tokens)];
+  return SHARD_INDEXES.map((index) => ({
+    instruments: new Map(
+      unique.slice(index * MAX_SHARD_INSTRUMENTS, (index + 1) * MAX_SHARD_INSTRUMENTS)
+        .map((token) => [token, mode]),
+    ),
+  }));
+}
+
 /**
  * The starting snapshot: Disconnected, no token, nothing open.
  *
- * @throws {RangeError} for a non-positive duration; {SyntaxError} for a bad `expiryAt`.
+ * @throws {RangeError} for a non-positive duration or a plan past Kite's limits;
+ * {SyntaxError} for a bad `expiryAt`.
  */
 export function initialSnapshot(now: number, options: LifecycleOptions = {}): Snapshot {
   const baseMs = positive("backoffBaseMs", options.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS);
+  const plan = startingPlan(options);
+  const problem = planProblem(plan);
+  if (problem !== null) {
+    throw new RangeError(`Failed to configure the lifecycle: a plan of ${problem}`);
+  }
   return {
     state: { name: "Disconnected", since: now, reason: "no token yet" },
     token: null,
+    accepted: false,
     gen: 0,
-    socket: null,
-    subscriptions: options.subscriptions ?? { tokens: [], mode: "quote" },
+    shards: SHARD_INDEXES.map((index) => ({
+      index,
+      plan: plan[index]?.instruments ?? EMPTY_PLAN,
+      socket: null,
+      attempts: 0,
+      retryAt: null,
+      lastDataAt: null,
+      lastError: null,
+      opened: 0,
+    })),
     expectedExpiry: null,
     nextProbeAt: null,
     loginNeeded: false,

@@ -9,7 +9,13 @@
  */
 import type { FeedSnapshot } from "../feed/store.ts";
 import type { Actor } from "../lifecycle/actor.ts";
-import type { Snapshot, StateName } from "../lifecycle/machine.ts";
+import {
+  type ShardState,
+  shardState,
+  type Snapshot,
+  type StateName,
+  wantsSocket,
+} from "../lifecycle/machine.ts";
 import { createCounter, type MetricFamily, renderMetrics } from "./metrics.ts";
 
 /** How a ticker handshake ended: upgraded, refused (401/403), failed, or timed out. */
@@ -37,6 +43,14 @@ export interface DaemonMetricsOptions {
 
 const STATES: readonly StateName[] = ["Disconnected", "Reconnecting", "Live", "Expired"];
 const RESULTS: readonly HandshakeResult[] = ["accepted", "auth", "network", "stall"];
+const SHARD_STATES: readonly ShardState[] = [
+  "idle",
+  "waiting",
+  "backoff",
+  "opening",
+  "open",
+  "streaming",
+];
 
 function seconds(ms: number | null): { value: number }[] {
   return ms === null ? [] : [{ value: ms / 1000 }];
@@ -50,20 +64,27 @@ function counter(
 }
 
 /**
- * How the handshake in flight in `previous` ended in `next`, or `null` when none ended
- * (or it was abandoned: a new token, a stop, or a probe that expired the token meanwhile).
- * The machine records a failure as `lastError = "<kind>: <detail>"`; a transient one also
- * counts an attempt, a refusal expires the token.
+ * How a handshake in flight in `previous` ended in `next`, or `null` when none ended (or it
+ * was abandoned: a new token, a stop, a plan that dropped its shard, or a probe that expired
+ * the token meanwhile). The machine records a shard's failure as its typed `lastError`; an
+ * event ends at most one handshake.
  */
 export function handshakeResult(previous: Snapshot, next: Snapshot): HandshakeResult | null {
-  const opening = previous.socket;
-  if (opening?.phase !== "opening") return null;
-  if (next.socket?.gen === opening.gen) return next.socket.phase === "open" ? "accepted" : null;
-  const error = next.lastError ?? "";
-  if (next.state.name === "Expired") return error.startsWith("auth:") ? "auth" : null;
-  if (next.state.name !== "Reconnecting" || next.attempts !== previous.attempts + 1) return null;
-  if (error.startsWith("network:")) return "network";
-  if (error.startsWith("stall:")) return "stall";
+  for (const before of previous.shards) {
+    const opening = before.socket;
+    if (opening?.phase !== "opening") continue;
+    const after = next.shards[before.index];
+    if (!after) continue;
+    if (after.socket?.gen === opening.gen) {
+      if (after.socket.phase === "open") return "accepted";
+      continue;
+    }
+    const error = after.lastError;
+    if (error === null || error === before.lastError) continue;
+    if (error.kind === "auth" || error.kind === "network" || error.kind === "stall") {
+      return error.kind;
+    }
+  }
   return null;
 }
 
@@ -114,6 +135,24 @@ export function createDaemonMetrics(
         help: "Ticker WebSocket handshakes that ended, by result (accepted, auth, network, stall).",
         type: "counter",
         samples: handshakes.samples(),
+      },
+      {
+        name: "kitekeeper_upstream_shards",
+        help: "Upstream shards (Kite sockets) by state; idle shards have nothing to carry.",
+        type: "gauge",
+        samples: SHARD_STATES.map((state) => ({
+          labels: { state },
+          value: snapshot.shards.filter((shard) => shardState(shard) === state).length,
+        })),
+      },
+      {
+        name: "kitekeeper_upstream_instruments",
+        help: "Instruments each upstream shard should carry, by shard index.",
+        type: "gauge",
+        samples: snapshot.shards.filter(wantsSocket).map((shard) => ({
+          labels: { shard: String(shard.index) },
+          value: shard.plan.size,
+        })),
       },
       counter({
         name: "kitekeeper_reconnects_total",

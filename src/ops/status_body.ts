@@ -7,6 +7,7 @@
 import type { FeedSnapshot } from "../feed/store.ts";
 import type { Mode } from "../kite/packets.ts";
 import type { MarketPhaseName } from "../market/phase.ts";
+import type { ShardState } from "../lifecycle/machine.ts";
 
 /** The lifecycle state names. */
 export type StateName = "Disconnected" | "Reconnecting" | "Live" | "Expired";
@@ -19,6 +20,20 @@ export interface TokenInfo {
   readonly loaded_at: string;
   readonly expected_expiry: string | null;
   readonly user_id: string | null;
+}
+
+/** One upstream Kite socket (a shard of the pool), as `feed.upstream` lists it. */
+export interface UpstreamShard {
+  /** 0 to 2. */
+  readonly shard: number;
+  /** `idle`, `waiting`, `backoff`, `opening`, `open` (no data yet) or `streaming`. */
+  readonly state: ShardState;
+  /** How many instruments it should carry. */
+  readonly instruments: number;
+  /** When its last message arrived (ISO 8601), or `null`. */
+  readonly last_data_at: string | null;
+  /** Consecutive failed attempts since it last had data. */
+  readonly attempts: number;
 }
 
 /** `GET /status`'s body. */
@@ -35,6 +50,8 @@ export interface StatusBody {
     readonly mode: Mode;
     /** Set while Live but without ticks for a while during market hours (quiet_feed.ts). */
     readonly warning: string | null;
+    /** Each upstream socket of the pool. */
+    readonly upstream: readonly UpstreamShard[];
   };
   /** NSE's trading phase now (IST) and when it next changes (ISO 8601). */
   readonly market: { readonly phase: MarketPhaseName; readonly next_change: string };

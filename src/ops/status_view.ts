@@ -6,9 +6,9 @@
  */
 import type { FeedSnapshot } from "../feed/store.ts";
 import type { Mode } from "../kite/packets.ts";
-import type { Snapshot } from "../lifecycle/machine.ts";
+import { describeError, shardState, type Snapshot, wantsSocket } from "../lifecycle/machine.ts";
 import type { MarketPhase } from "../market/phase.ts";
-import type { StatusBody } from "./status_body.ts";
+import type { StatusBody, UpstreamShard } from "./status_body.ts";
 
 /** What the status body needs besides the snapshot. */
 export interface StatusContext {
@@ -38,6 +38,18 @@ function reasonOf(snapshot: Snapshot): string {
   return snapshot.loginNeeded ? "live, but login needed: the token is past its expiry" : "live";
 }
 
+/** One entry per shard that carries instruments or has a socket (shard 0 always). */
+function upstreamOf(snapshot: Snapshot): UpstreamShard[] {
+  return snapshot.shards.filter((shard) => wantsSocket(shard) || shardState(shard) !== "idle")
+    .map((shard) => ({
+      shard: shard.index,
+      state: shardState(shard),
+      instruments: shard.plan.size,
+      last_data_at: iso(shard.lastDataAt),
+      attempts: shard.attempts,
+    }));
+}
+
 /** The `/status` body for `snapshot`. */
 export function renderStatus(snapshot: Snapshot, context: StatusContext): StatusBody {
   const { state, token } = snapshot;
@@ -55,7 +67,12 @@ export function renderStatus(snapshot: Snapshot, context: StatusContext): Status
       user_id: snapshot.userId,
     },
     env_problem: snapshot.invalidToken?.detail ?? null,
-    feed: { mode: context.mode, ...context.feed, warning: context.feedWarning },
+    feed: {
+      mode: context.mode,
+      ...context.feed,
+      warning: context.feedWarning,
+      upstream: upstreamOf(snapshot),
+    },
     market: {
       phase: context.market.phase,
       next_change: new Date(context.market.next_change).toISOString(),
@@ -63,7 +80,7 @@ export function renderStatus(snapshot: Snapshot, context: StatusContext): Status
     connection: {
       attempts: snapshot.attempts,
       reconnects_total: snapshot.reconnectsTotal,
-      last_error: snapshot.lastError,
+      last_error: snapshot.lastError === null ? null : describeError(snapshot.lastError),
       text_errors_total: snapshot.textErrorsTotal,
     },
     login_url: live && !snapshot.loginNeeded ? null : context.loginUrl,

@@ -11,7 +11,7 @@ import type { Config } from "../../src/config.ts";
 import type { Daemon } from "../../src/daemon.ts";
 import { parseEnv } from "../../src/token/env_file.ts";
 import { DEFAULT_INSTRUMENTS } from "../../src/kite/instruments.ts";
-import type { Snapshot, StateName } from "../../src/lifecycle/machine.ts";
+import { describeError, type Snapshot, type StateName } from "../../src/lifecycle/machine.ts";
 import type { Simulator } from "../../src/simulator/simulator.ts";
 import type { StatusBody } from "../../src/ops/status_body.ts";
 import {
@@ -197,4 +197,14 @@ export async function witness(sim: Simulator, heartbeats: number): Promise<numbe
   await closed.promise;
   assert.equal(seen, heartbeats, "the witness socket saw its heartbeats");
   return since(start);
+}
+
+/** The snapshot's last error as `/status` shows it, or `""`. */
+export function errorText(snapshot: Snapshot): string {
+  return snapshot.lastError === null ? "" : describeError(snapshot.lastError);
+}
+
+/** How many upstream sockets the snapshot has open or opening. */
+export function socketsOf(snapshot: Snapshot): number {
+  return snapshot.shards.filter((shard) => shard.socket !== null).length;
 }

@@ -13,11 +13,13 @@ import { simControl } from "../../src/testing/daemon_harness.ts";
 import {
   assertNothingLost,
   assertServes,
+  errorText,
   liveOn,
   reach,
   renameSave,
   report,
   since,
+  socketsOf,
   startFaultHarness,
   ticksResume,
   witness,
@@ -32,18 +34,18 @@ Deno.test("fault: a dead token at startup → Expired after one rejected handsha
   const { daemon } = h;
   const { snapshot } = await reach(daemon, "Expired", (s) => s.state.name === "Expired");
   report("403 at the handshake", "start → Expired", since(start));
-  assert.equal(snapshot.socket, null);
+  assert.equal(socketsOf(snapshot), 0);
   assert.deepEqual(h.sim.stats().handshakes, { accepted: 0, rejected: 1 });
 
   // Everything that could tempt a retry: a drop, stray timer and socket events, a re-read.
   await simControl(h.sim, "drop");
-  daemon.actor.send({ type: "RetryDue" });
-  daemon.actor.send({ type: "WatchdogDue" });
+  daemon.actor.send({ type: "RetryDue", shard: 0 });
+  daemon.actor.send({ type: "WatchdogDue", shard: 0 });
   daemon.actor.send({ type: "SocketFailed", gen: snapshot.gen, kind: "network", detail: "x" });
   await daemon.reload();
   const idle = daemon.actor.snapshot();
   assert.equal(idle.state.name, "Expired");
-  assert.equal(idle.socket, null, "no socket open or opening");
+  assert.equal(socketsOf(idle), 0, "no socket open or opening");
   assert.equal(idle.nextProbeAt, null, "no probe planned");
   const quiet = await witness(h.sim, SIX_BACKOFF_CAPS);
   report("403 at the handshake", "a quiet stretch (6 backoff caps), still 1 rejected,", quiet);
@@ -126,14 +128,14 @@ Deno.test("fault: a stall with TCP open → the watchdog reconnects, Live once d
 
   let stallRetries = 0;
   const unsubscribe = daemon.actor.subscribe((s, previous) => {
-    if (s.lastError !== previous.lastError && s.lastError?.startsWith("stall:")) stallRetries++;
+    if (s.lastError !== previous.lastError && s.lastError?.kind === "stall") stallRetries++;
   });
   const stalled = performance.now();
   const stalledAt = Date.now();
   await simControl(h.sim, "stall?ms=700");
   const detected = await reach(daemon, "a stall detected", (s) => s.state.name === "Reconnecting");
   report("stall with TCP open", "stall → detected", since(stalled));
-  assert.match(detected.snapshot.lastError ?? "", /^stall: no data for \d+ ms$/);
+  assert.match(errorText(detected.snapshot), /^stall: no data for \d+ ms$/);
   const again = await reach(daemon, "Live after the stall", (s) => {
     return s.state.name === "Live" && s.gen > live.snapshot.gen;
   });
@@ -208,7 +210,7 @@ Deno.test("fault: upgrades refused for a while → Reconnecting with backoff, Li
   const reconnecting = await reach(daemon, "a refused handshake", (s) => {
     return s.state.name === "Reconnecting" && s.attempts >= 2;
   });
-  assert.match(reconnecting.snapshot.lastError ?? "", /^network: .*503/);
+  assert.match(errorText(reconnecting.snapshot), /^network: .*503/);
   const status = await assertServes(daemon, "Reconnecting");
   assert.ok(status.connection.attempts >= 2);
   const again = await reach(daemon, "Live after the refusals", (s) => {
@@ -303,7 +305,7 @@ Deno.test("fault: a slow handshake (TCP accepted, no answer) times out → Recon
     const start = performance.now();
     const first = await reach(daemon, "the first timeout", (s) => s.attempts >= 1);
     report("slow handshake", "handshake → timed out", since(start));
-    assert.match(first.snapshot.lastError ?? "", /^network: Handshake timed out after 150 ms$/);
+    assert.match(errorText(first.snapshot), /^network: Handshake timed out after 150 ms$/);
     await reach(daemon, "three timed-out attempts", (s) => s.attempts >= 3);
     report("slow handshake", "start → 3 timed-out attempts", since(start));
     const status = await assertServes(daemon, "Reconnecting");
@@ -334,7 +336,7 @@ Deno.test("fault: an unresolvable ticker host → Reconnecting with backoff, sti
   report("unresolvable ticker host", "start → 3 failed attempts", since(start));
   unsubscribe();
   assert.equal(failed.snapshot.state.name, "Reconnecting");
-  assert.match(failed.snapshot.lastError ?? "", /^network: /);
+  assert.match(errorText(failed.snapshot), /^network: /);
   assert.equal(wentLive, false);
   const status = await assertServes(daemon, "Reconnecting");
   assert.equal(status.token?.fingerprint, failed.snapshot.token?.fingerprint);
@@ -357,7 +359,7 @@ Deno.test("fault: the simulator killed and started again → Reconnecting, then 
     return s.state.name === "Reconnecting" && s.attempts >= 3;
   });
   report("simulator killed and restarted", "kill → 3 failed attempts", since(killed));
-  assert.match(daemon.actor.snapshot().lastError ?? "", /^network: /);
+  assert.match(errorText(daemon.actor.snapshot()), /^network: /);
   await assertServes(daemon, "Reconnecting");
 
   const restarted = performance.now();

@@ -160,7 +160,7 @@ Deno.test("handshakeResult() names how each handshake ended, from snapshots alon
     results([
       LOADED,
       { type: "SocketFailed", gen: 1, kind: "network", detail: "refused" },
-      { type: "RetryDue" }, // gen 2 opening (the backoff is 0 ms or more; the time is later)
+      { type: "RetryDue", shard: 0 }, // gen 2 opening (the backoff is 0 ms or more; the time is later)
     ]).slice(0, 2),
     [null, "network"],
   );
@@ -173,7 +173,7 @@ Deno.test("handshakeResult() names how each handshake ended, from snapshots alon
 Deno.test("handshakeResult() counts a handshake stall, and not a superseded or stopped one", () => {
   const stalled = run([LOADED]);
   const [, opening] = stalled[0]!;
-  const after = transition(opening, { type: "WatchdogDue" }, {
+  const after = transition(opening, { type: "WatchdogDue", shard: 0 }, {
     now: T0 + opening.config.stallMs,
     random: 0.5,
   }).snapshot;
@@ -200,7 +200,7 @@ Deno.test("GET /metrics exposes the lifecycle, handshakes, ticks and timestamps,
   // A refused reconnect (503: network), then accepted again; then Kite kills the token.
   await simControl(sim, "refuse?ms=300");
   await simControl(sim, "drop");
-  await waitFor(daemon, "a refused handshake", (s) => s.lastError?.startsWith("network:") === true);
+  await waitFor(daemon, "a refused handshake", (s) => s.lastError?.kind === "network");
   await waitFor(daemon, "Live again", (s) => s.state.name === "Live");
   await simControl(sim, "garbage");
   await simControl(sim, "text-error");

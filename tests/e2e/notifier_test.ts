@@ -38,7 +38,7 @@ const NOTIFICATION: Notification = {
  */
 function lifecycleOn(clock: FakeClock, notify: (reason: string) => void): Actor {
   const ports: ActorPorts = {
-    socket: { open() {}, close() {}, subscribe() {} },
+    socket: { open() {}, close() {}, subscribe() {}, unsubscribe() {} },
     probe: () => Promise.resolve({ result: "ok" }),
     clock,
     log() {},

@@ -47,6 +47,13 @@ function liveBody(): StatusBody {
       ticks_total: 1234,
       decode_errors_total: 0,
       warning: null,
+      upstream: [{
+        shard: 0,
+        state: "streaming",
+        instruments: 2,
+        last_data_at: iso(400),
+        attempts: 0,
+      }],
     },
     market: { phase: "open", next_change: new Date(NOW + 42 * 60_000).toISOString() },
     connection: { attempts: 0, reconnects_total: 2, last_error: null, text_errors_total: 0 },

@@ -3,11 +3,12 @@ import { FakeClock } from "../../../src/clock.ts";
 import {
   classifyHandshakeError,
   createTickerPort,
+  SUBSCRIBE_BATCH,
   type TickerFailure,
   type TickerHandlers,
   type TickerPort,
 } from "../../../src/kite/ticker.ts";
-import type { Decoded, Mode, TextMessage } from "../../../src/kite/packets.ts";
+import { decode, type Decoded, type Mode, type TextMessage } from "../../../src/kite/packets.ts";
 import { type Simulator, startSimulator } from "../../../src/simulator/simulator.ts";
 import { control, CREDENTIALS, simOptions } from "../../_support/sim_fixture.ts";
 
@@ -22,7 +23,12 @@ const GIVE_UP_MS = 10_000;
 
 type Call =
   | { readonly kind: "opened"; readonly gen: number }
-  | { readonly kind: "binary"; readonly gen: number; readonly decoded: Decoded }
+  | {
+    readonly kind: "binary";
+    readonly gen: number;
+    readonly decoded: Decoded;
+    readonly raw: Uint8Array;
+  }
   | { readonly kind: "text"; readonly gen: number; readonly message: TextMessage }
   | { readonly kind: "failed"; readonly gen: number; readonly failure: TickerFailure };
 
@@ -43,8 +49,8 @@ class Recorder implements TickerHandlers {
   opened(gen: number): void {
     this.#push({ kind: "opened", gen });
   }
-  binary(gen: number, decoded: Decoded): void {
-    this.#push({ kind: "binary", gen, decoded });
+  binary(gen: number, decoded: Decoded, raw: Uint8Array): void {
+    this.#push({ kind: "binary", gen, decoded, raw });
   }
   text(gen: number, message: TextMessage): void {
     this.#push({ kind: "text", gen, message });
@@ -431,3 +437,63 @@ async function readToEnd(conn: Deno.Conn): Promise<string> {
   if (gaveUp) throw new Error(`Failed to see the peer close within ${GIVE_UP_MS} ms`);
   return text;
 }
+
+Deno.test("binary() hands over each message's own bytes beside the decoded value", async () => {
+  await withRig(async (rig) => {
+    await openLive(rig, 1);
+    rig.port.subscribe(1, [NIFTY, INFY], "full");
+    const ticks = await rig.recorder.when(isTicksWith(1, INFY, "full"));
+    const heartbeat = await rig.recorder.when(isHeartbeat(1));
+    assert.equal(heartbeat.raw.byteLength, 1);
+    // The bytes decode to what the handler was given: nothing re-encoded, nothing shared.
+    assert.deepEqual(decode(ticks.raw.slice().buffer), ticks.decoded);
+    assert.notEqual(ticks.raw.buffer, heartbeat.raw.buffer);
+  });
+});
+
+Deno.test("subscribe() and unsubscribe() send at most SUBSCRIBE_BATCH tokens a message", async () => {
+  // A bare WebSocket server that records what it is sent: the batching is the adapter's own.
+  const messages: unknown[] = [];
+  const received = Promise.withResolvers<void>();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    socket.onmessage = (event) => {
+      messages.push(JSON.parse(String(event.data)));
+      if (messages.length === 8) received.resolve();
+    };
+    return response;
+  });
+  const recorder = new Recorder();
+  const port = createTickerPort(`ws://127.0.0.1:${server.addr.port}/ws`, {
+    apiKey: CREDENTIALS.apiKey,
+    handlers: recorder,
+    timers: new FakeClock(),
+  });
+  try {
+    port.open("a".repeat(32), 1);
+    await recorder.when(isOpened(1));
+    const tokens = Array.from({ length: 2500 }, (_, i) => i + 1);
+    port.subscribe(1, tokens, "quote");
+    port.unsubscribe(1, tokens.slice(0, 1200));
+    await received.promise;
+    assert.equal(SUBSCRIBE_BATCH, 1000);
+    const shapes = messages.map((m) => {
+      const { a, v } = m as { a: string; v: unknown[] };
+      const list = (a === "mode" ? v[1] : v) as number[];
+      return `${a}${a === "mode" ? `:${v[0]}` : ""} ${list[0]}..${list.at(-1)} (${list.length})`;
+    });
+    assert.deepEqual(shapes, [
+      "subscribe 1..1000 (1000)",
+      "mode:quote 1..1000 (1000)",
+      "subscribe 1001..2000 (1000)",
+      "mode:quote 1001..2000 (1000)",
+      "subscribe 2001..2500 (500)",
+      "mode:quote 2001..2500 (500)",
+      "unsubscribe 1..1000 (1000)",
+      "unsubscribe 1001..1200 (200)",
+    ]);
+  } finally {
+    await port.closeAll();
+    await server.shutdown();
+  }
+});

@@ -50,6 +50,7 @@ function harness(overrides: Overrides = () => ({}), start = T0): Harness {
       open: (token, gen) => void calls.push(`open ${gen} ${name(token)}`),
       close: (gen) => void calls.push(`close ${gen}`),
       subscribe: (gen, tokens, mode) => void calls.push(`subscribe ${gen} ${tokens} ${mode}`),
+      unsubscribe: (gen, tokens) => void calls.push(`unsubscribe ${gen} ${tokens}`),
     },
     probe(token) {
       calls.push(`probe ${name(token)}`);
@@ -91,6 +92,7 @@ function healthySocket(self: () => Actor, calls: string[] = []): ActorPorts["soc
     },
     close: (gen) => void calls.push(`close ${gen}`),
     subscribe: (gen) => void calls.push(`subscribe ${gen}`),
+    unsubscribe: (gen) => void calls.push(`unsubscribe ${gen}`),
   };
 }
 
@@ -98,7 +100,10 @@ Deno.test("createActor() handles events sent from inside an effect after the cur
   const calls: string[] = [];
   const { actor, probes } = harness((self) => ({ socket: healthySocket(self, calls) }));
   const seen: string[] = [];
-  actor.subscribe((s) => seen.push(`${s.state.name}${s.socket ? `/${s.socket.phase}` : ""}`));
+  actor.subscribe((s) => {
+    const socket = s.shards[0]?.socket;
+    seen.push(`${s.state.name}${socket ? `/${socket.phase}` : ""}`);
+  });
   actor.send(loaded(A));
   // SocketOpened was sent while TokenLoaded's effects ran: one observer call per event.
   assert.deepEqual(calls, ["open 1 A", "subscribe 1"]);
@@ -117,6 +122,7 @@ Deno.test("the probe runs alongside the handshake, before the socket's own event
       },
       close: (gen) => void calls.push(`close ${gen}`),
       subscribe: (gen) => void calls.push(`subscribe ${gen}`),
+      unsubscribe: () => {},
     },
   }));
   actor.send(loaded(A));
@@ -129,7 +135,7 @@ Deno.test("a network failure reopens on the clock after the jittered backoff", a
   actor.send(loaded(A));
   actor.send({ type: "SocketFailed", gen: 1, kind: "network", detail: "ECONNREFUSED" });
   assert.ok(
-    lines.includes("warn Feed failed (network: ECONNREFUSED); retrying in 125 ms (attempt 2)"),
+    lines.includes("warn Shard 0 failed (network: ECONNREFUSED); retrying in 125 ms (attempt 2)"),
   );
   clock.tick(124);
   assert.equal(calls.filter((c) => c.startsWith("open")).length, 1);
@@ -154,7 +160,7 @@ Deno.test("the watchdog keeps one timer while data flows and stalls a silent soc
   assert.ok(!calls.includes("close 1"));
   clock.tick(1);
   assert.ok(calls.includes("close 1"));
-  assert.equal(actor.snapshot().lastError, "stall: no data for 5000 ms");
+  assert.deepEqual(actor.snapshot().lastError, { kind: "stall", detail: "no data for 5000 ms" });
   clock.tick(125);
   assert.ok(calls.includes("open 2 A"));
   await actor.stop();
@@ -215,6 +221,7 @@ Deno.test("stop() closes the socket, clears every timer, waits for the close and
         return closed.promise;
       },
       subscribe: (gen) => void calls.push(`subscribe ${gen}`),
+      unsubscribe: () => {},
     },
   }));
   actor.send(loaded(A));
@@ -248,6 +255,7 @@ Deno.test("events queued before Stop are still handled; those sent after it are 
       },
       close: (gen) => void calls.push(`close ${gen}`),
       subscribe: (gen) => void calls.push(`subscribe ${gen}`),
+      unsubscribe: () => {},
     },
   }));
   const states: string[] = [];
@@ -266,16 +274,17 @@ Deno.test("a socket port that throws on open becomes a network failure, token re
       },
       close: () => {},
       subscribe: () => {},
+      unsubscribe: () => {},
     },
   }));
   actor.send(loaded(A));
   const s = actor.snapshot();
   assert.equal(s.state.name, "Reconnecting");
-  assert.equal(s.socket, null);
-  assert.equal(
-    s.lastError,
-    `network: Failed to connect to wss://ws.kite.trade?access_token=${A.fingerprint}`,
-  );
+  assert.equal(s.shards[0]?.socket, null);
+  assert.deepEqual(s.lastError, {
+    kind: "network",
+    detail: `Failed to connect to wss://ws.kite.trade?access_token=${A.fingerprint}`,
+  });
   assert.equal(clock.pending, 2); // the retry and the expiry
   await actor.stop();
 });
@@ -320,6 +329,7 @@ Deno.test("with the system clock, stop() leaves no timer behind", async () => {
         open: (_token, gen) => void calls.push(`open ${gen}`),
         close: (gen) => void calls.push(`close ${gen}`),
         subscribe: () => {},
+        unsubscribe: () => {},
       },
       probe() {
         probed.resolve();

@@ -1,14 +1,19 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import type { Mode } from "../../../src/kite/packets.ts";
 import {
   type Effect,
   type Event,
   initialSnapshot,
+  MAX_SHARDS,
+  type ShardIndex,
+  type ShardPlan,
   type Snapshot,
   type StateName,
   type TokenSource,
   transition,
   TRANSITIONS,
+  wantsSocket,
 } from "../../../src/lifecycle/machine.ts";
 
 // 2024-03-11 09:30 IST; the token's expected expiry is 2024-03-12 06:00 IST (00:30 UTC).
@@ -18,6 +23,10 @@ const SUBSCRIPTIONS = { tokens: [256265, 260105], mode: "full" } as const;
 const A = { token: "a".repeat(32), fingerprint: "aaaaaaaaaaa1" };
 const B = { token: "b".repeat(32), fingerprint: "bbbbbbbbbbb2" };
 const C = { token: "c".repeat(32), fingerprint: "ccccccccccc3" };
+
+function plan(tokens: readonly number[], mode: Mode): ShardPlan {
+  return { instruments: new Map(tokens.map((token) => [token, mode])) };
+}
 
 function loaded(token: typeof A, source: TokenSource = "file"): Event {
   return { type: "TokenLoaded", ...token, source };
@@ -71,7 +80,7 @@ function fixtures(): Record<string, At> {
   const reconnectingOpening = play(disconnected, [
     loaded(A),
     { type: "SocketFailed", gen: 1, kind: "network", detail: "ECONNRESET" },
-    { type: "RetryDue" },
+    { type: "RetryDue", shard: 0 },
   ], 1_000);
   const reconnectingOpen = play(reconnectingOpening, [{ type: "SocketOpened", gen: 2 }]);
   const live = play(reconnectingOpen, [{ type: "DataReceived", gen: 2 }]);
@@ -99,7 +108,7 @@ function fixtures(): Record<string, At> {
 
 /** One sample of every event, aimed at the fixture's current socket and token. */
 function samples(s: Snapshot): Record<string, Event> {
-  const gen = s.socket?.gen ?? s.gen;
+  const gen = s.shards[0]?.socket?.gen ?? s.gen;
   const fingerprint = s.token?.fingerprint ?? A.fingerprint;
   return {
     newToken: loaded(B),
@@ -110,22 +119,28 @@ function samples(s: Snapshot): Record<string, Event> {
     network: { type: "SocketFailed", gen, kind: "network", detail: "ECONNRESET" },
     auth: { type: "SocketFailed", gen, kind: "auth", detail: "HTTP 403" },
     staleGen: { type: "SocketFailed", gen: gen - 1, kind: "network", detail: "old" },
-    retry: { type: "RetryDue" },
-    watchdog: { type: "WatchdogDue" },
+    retry: { type: "RetryDue", shard: 0 },
+    watchdog: { type: "WatchdogDue", shard: 0 },
     expiry: { type: "ExpiryDue" },
     probeOk: { type: "ProbeResult", fingerprint, result: "ok", userId: "AB1234" },
     probeAuth: { type: "ProbeResult", fingerprint, result: "auth", detail: "HTTP 403" },
     probeWrongUser: { type: "ProbeResult", fingerprint, result: "wrong_user", userId: "ZZ9" },
     probeError: { type: "ProbeResult", fingerprint, result: "error", detail: "timeout" },
     textError: { type: "TextError", gen, message: "Invalid instrument" },
+    plan: {
+      type: "PlanChanged",
+      plan: [plan(SUBSCRIPTIONS.tokens, "full"), plan([5633], "quote")],
+    },
     stop: { type: "Stop" },
   };
 }
 
-const OPEN_NEW = "OpenSocket StartTimer:watchdog Probe StartTimer:expiry";
-const TO_BACKOFF = "Reconnecting: CloseSocket CancelTimer:watchdog StartTimer:retry";
-const KILL_OPEN = "Expired: CloseSocket CancelTimer:watchdog CancelTimer:expiry NotifyLoginNeeded";
-const STOP_OPEN = "Disconnected: CloseSocket CancelTimer:watchdog CancelTimer:expiry";
+const OPEN_NEW = "OpenSocket StartTimer:watchdog:0 Probe StartTimer:expiry";
+const TO_BACKOFF = "Reconnecting: CloseSocket CancelTimer:watchdog:0 StartTimer:retry:0";
+const KILL_OPEN =
+  "Expired: CloseSocket CancelTimer:watchdog:0 CancelTimer:expiry NotifyLoginNeeded";
+const STOP_OPEN = "Disconnected: CloseSocket CancelTimer:watchdog:0 CancelTimer:expiry";
+const OPEN_SHARD_1 = "Reconnecting: OpenSocket StartTimer:watchdog:1";
 
 /** Expected `state: effects` a minute after each fixture; absent cells mean "unchanged, no effects". */
 const CELLS: Record<string, Record<string, string>> = {
@@ -136,7 +151,7 @@ const CELLS: Record<string, Record<string, string>> = {
     stop: "Disconnected: ",
   },
   reconnectingOpening: {
-    newToken: `Reconnecting: CloseSocket ${OPEN_NEW}`,
+    newToken: `Reconnecting: CloseSocket CancelTimer:watchdog:0 ${OPEN_NEW}`,
     opened: "Reconnecting: Subscribe",
     network: TO_BACKOFF,
     auth: KILL_OPEN,
@@ -144,10 +159,12 @@ const CELLS: Record<string, Record<string, string>> = {
     expiry: "Reconnecting: StartTimer:expiry", // not due yet: re-armed
     probeAuth: KILL_OPEN,
     probeWrongUser: KILL_OPEN,
+    // Gen 1 never opened: shard 1 waits for a handshake that succeeds.
+    plan: "Reconnecting: ",
     stop: STOP_OPEN,
   },
   reconnectingOpen: {
-    newToken: `Reconnecting: CloseSocket ${OPEN_NEW}`,
+    newToken: `Reconnecting: CloseSocket CancelTimer:watchdog:0 ${OPEN_NEW}`,
     data: "Live: ",
     network: TO_BACKOFF,
     auth: KILL_OPEN,
@@ -155,24 +172,27 @@ const CELLS: Record<string, Record<string, string>> = {
     expiry: "Reconnecting: StartTimer:expiry",
     probeAuth: KILL_OPEN,
     probeWrongUser: KILL_OPEN,
+    plan: OPEN_SHARD_1,
     stop: STOP_OPEN,
   },
   reconnectingBackoff: {
-    newToken: `Reconnecting: CancelTimer:retry ${OPEN_NEW}`,
-    retry: "Reconnecting: OpenSocket StartTimer:watchdog",
+    newToken: `Reconnecting: CancelTimer:retry:0 ${OPEN_NEW}`,
+    retry: "Reconnecting: OpenSocket StartTimer:watchdog:0",
     expiry: "Reconnecting: StartTimer:expiry",
-    probeAuth: "Expired: CancelTimer:retry CancelTimer:expiry NotifyLoginNeeded",
-    probeWrongUser: "Expired: CancelTimer:retry CancelTimer:expiry NotifyLoginNeeded",
-    stop: "Disconnected: CancelTimer:retry CancelTimer:expiry",
+    probeAuth: "Expired: CancelTimer:retry:0 CancelTimer:expiry NotifyLoginNeeded",
+    probeWrongUser: "Expired: CancelTimer:retry:0 CancelTimer:expiry NotifyLoginNeeded",
+    plan: OPEN_SHARD_1, // the token was accepted on gen 2: shard 1 need not wait for shard 0
+    stop: "Disconnected: CancelTimer:retry:0 CancelTimer:expiry",
   },
   live: {
-    newToken: `Reconnecting: CloseSocket ${OPEN_NEW}`,
+    newToken: `Reconnecting: CloseSocket CancelTimer:watchdog:0 ${OPEN_NEW}`,
     network: TO_BACKOFF,
     auth: KILL_OPEN,
     watchdog: TO_BACKOFF, // no data for a minute
     expiry: "Live: StartTimer:expiry",
     probeAuth: KILL_OPEN,
     probeWrongUser: KILL_OPEN,
+    plan: OPEN_SHARD_1, // Live needs every shard with a plan streaming
     stop: STOP_OPEN,
   },
   expired: { newToken: `Reconnecting: ${OPEN_NEW}`, stop: "Disconnected: " },
@@ -201,7 +221,7 @@ Deno.test("transition() gives the expected state and effects in every state × e
       cells++;
     }
   }
-  assert.equal(cells, 8 * 17);
+  assert.equal(cells, 8 * 18);
 });
 
 Deno.test("TRANSITIONS names exactly the four states and only real event types", () => {
@@ -245,8 +265,8 @@ Deno.test("every state is reachable from the start, and every state but 'stopped
 Deno.test("a new token opens gen+1, probes it, and replays subscriptions once the socket opens", () => {
   const first = step(start(), loaded(A, "startup"), 0);
   assert.deepEqual(first.effects.slice(0, 3), [
-    { type: "OpenSocket", token: A.token, fingerprint: A.fingerprint, gen: 1 },
-    { type: "StartTimer", timer: "watchdog", ms: 5_000 },
+    { type: "OpenSocket", token: A.token, fingerprint: A.fingerprint, gen: 1, shard: 0 },
+    { type: "StartTimer", timer: "watchdog:0", ms: 5_000 },
     { type: "Probe", token: A.token, fingerprint: A.fingerprint },
   ]);
   assert.deepEqual(first.snapshot.token, { ...A, source: "startup", loadedAt: T0 });
@@ -260,9 +280,10 @@ Deno.test("a new token opens gen+1, probes it, and replays subscriptions once th
 
   // Rotation while Live: the old socket closes before the new one opens.
   const rotated = step(live, loaded(B, "callback"), 1_000);
-  assert.deepEqual(rotated.effects.slice(0, 2), [
+  assert.deepEqual(rotated.effects.slice(0, 3), [
     { type: "CloseSocket", gen: 1 },
-    { type: "OpenSocket", token: B.token, fingerprint: B.fingerprint, gen: 2 },
+    { type: "CancelTimer", timer: "watchdog:0" },
+    { type: "OpenSocket", token: B.token, fingerprint: B.fingerprint, gen: 2, shard: 0 },
   ]);
   assert.equal(rotated.snapshot.state.name, "Reconnecting");
   assert.equal(rotated.snapshot.reconnectsTotal, 1);
@@ -328,7 +349,7 @@ Deno.test("network failures back off with growing full-jitter ceilings, reset on
       10,
       0.999,
     );
-    const timer = failed.effects.find((e) => e.type === "StartTimer" && e.timer === "retry");
+    const timer = failed.effects.find((e) => e.type === "StartTimer" && e.timer === "retry:0");
     assert.ok(timer && timer.type === "StartTimer");
     delays.push(timer.ms);
     assert.equal(failed.snapshot.attempts, gen);
@@ -336,7 +357,7 @@ Deno.test("network failures back off with growing full-jitter ceilings, reset on
       failed.snapshot.state.name === "Reconnecting" && failed.snapshot.state.attempt,
       gen + 1,
     );
-    at = step(failed, { type: "RetryDue" }, timer.ms);
+    at = step(failed, { type: "RetryDue", shard: 0 }, timer.ms);
     assert.ok(at.effects.some((e) => e.type === "OpenSocket" && e.gen === gen + 1));
   }
   assert.deepEqual(delays, [99, 199, 399, 799, 999, 999]);
@@ -367,21 +388,21 @@ Deno.test("a RetryDue that fires early re-arms the timer for the rest of the bac
     0,
     0.8,
   ); // delay 200
-  const early = step(failed, { type: "RetryDue" }, 150);
-  assert.deepEqual(early.effects, [{ type: "StartTimer", timer: "retry", ms: 50 }]);
+  const early = step(failed, { type: "RetryDue", shard: 0 }, 150);
+  assert.deepEqual(early.effects, [{ type: "StartTimer", timer: "retry:0", ms: 50 }]);
   assert.equal(early.snapshot, failed.snapshot);
 });
 
 Deno.test("the watchdog re-arms for the rest of the quiet window and calls a stall at 5 s", () => {
   const { live } = fixtures();
   const fed = step(live!, { type: "DataReceived", gen: 2 }, 3_000);
-  const check = step(fed, { type: "WatchdogDue" }, 2_000);
-  assert.deepEqual(check.effects, [{ type: "StartTimer", timer: "watchdog", ms: 3_000 }]);
-  const stalled = step(check, { type: "WatchdogDue" }, 3_000);
+  const check = step(fed, { type: "WatchdogDue", shard: 0 }, 2_000);
+  assert.deepEqual(check.effects, [{ type: "StartTimer", timer: "watchdog:0", ms: 3_000 }]);
+  const stalled = step(check, { type: "WatchdogDue", shard: 0 }, 3_000);
   assert.equal(stalled.snapshot.state.name, "Reconnecting");
-  assert.equal(stalled.snapshot.lastError, "stall: no data for 5000 ms");
+  assert.deepEqual(stalled.snapshot.lastError, { kind: "stall", detail: "no data for 5000 ms" });
   assert.deepEqual(logs(stalled.effects), [
-    "Feed failed (stall: no data for 5000 ms); retrying in 125 ms (attempt 2)",
+    "Shard 0 failed (stall: no data for 5000 ms); retrying in 125 ms (attempt 2)",
     "Live → Reconnecting: stall: no data for 5000 ms",
   ]);
   assert.ok(stalled.effects.some((e) => e.type === "CloseSocket" && e.gen === 2));
@@ -390,9 +411,12 @@ Deno.test("the watchdog re-arms for the rest of the quiet window and calls a sta
 Deno.test("a handshake that never completes counts as a stall", () => {
   const opening = step(start({ stallMs: 2_000 }), loaded(A), 0);
   assert.ok(opening.effects.some((e) => e.type === "StartTimer" && e.ms === 2_000));
-  const stalled = step(opening, { type: "WatchdogDue" }, 2_000);
-  assert.equal(stalled.snapshot.lastError, "stall: no handshake for 2000 ms");
-  assert.equal(stalled.snapshot.socket, null);
+  const stalled = step(opening, { type: "WatchdogDue", shard: 0 }, 2_000);
+  assert.deepEqual(stalled.snapshot.lastError, {
+    kind: "stall",
+    detail: "no handshake for 2000 ms",
+  });
+  assert.equal(stalled.snapshot.shards[0]?.socket, null);
 });
 
 Deno.test("at expiry the token is probed, login is needed, and an ok probe re-probes every 15 min", () => {
@@ -432,7 +456,7 @@ Deno.test("at expiry the token is probed, login is needed, and an ok probe re-pr
     { name: "Expired", reason: "token expired" },
   );
   assert.ok(dead.effects.some((e) => e.type === "CloseSocket" && e.gen === 2));
-  assert.equal(dead.snapshot.socket, null);
+  assert.ok(dead.snapshot.shards.every((shard) => shard.socket === null));
 });
 
 Deno.test("the expiry follows the configured IST time and a token's earlier issue time", () => {
@@ -499,7 +523,7 @@ Deno.test("no token at start expires with 'no token'; a bad token later never dr
     5,
   );
   assert.equal(bad.snapshot.state, live!.snapshot.state);
-  assert.equal(bad.snapshot.socket, live!.snapshot.socket);
+  assert.equal(bad.snapshot.shards, live!.snapshot.shards);
   assert.equal(bad.snapshot.token, live!.snapshot.token);
   assert.deepEqual(bad.snapshot.invalidToken, {
     source: "file",
@@ -552,26 +576,241 @@ Deno.test("initialSnapshot() starts Disconnected and rejects bad settings", () =
   assert.throws(() => initialSnapshot(T0, { expiryAt: "6am" }), SyntaxError);
 });
 
+// ---- The upstream pool ----------------------------------------------------------------
+
+/** The effects of type `type` among `effects`. */
+function only<T extends Effect["type"]>(
+  effects: readonly Effect[],
+  type: T,
+): Extract<Effect, { type: T }>[] {
+  return effects.filter((e): e is Extract<Effect, { type: T }> => e.type === type);
+}
+
+/** The gen of shard `index`'s socket; fails when it has none. */
+function genOf(at: At, index: ShardIndex): number {
+  const gen = at.snapshot.shards[index]?.socket?.gen;
+  assert.ok(gen !== undefined, `shard ${index} has a socket`);
+  return gen;
+}
+
+/** Live on token A with three shards: 0 (NIFTY, BANKNIFTY full), 1 and 2 (one each). */
+function livePool(): At {
+  let at = step(start(), {
+    type: "PlanChanged",
+    plan: [plan(SUBSCRIPTIONS.tokens, "full"), plan([5633], "quote"), plan([738561], "ltp")],
+  }, 0);
+  at = step(at, loaded(A), 0);
+  for (const index of [0, 1, 2] as const) {
+    at = play(at, [{ type: "SocketOpened", gen: genOf(at, index) }], 10);
+  }
+  for (const index of [0, 1, 2] as const) {
+    at = play(at, [{ type: "DataReceived", gen: genOf(at, index) }], 10);
+  }
+  assert.equal(at.snapshot.state.name, "Live");
+  return at;
+}
+
+Deno.test("a new token opens shard 0 first, the others once Kite accepted it; each replays its plan", () => {
+  const planned = step(start(), {
+    type: "PlanChanged",
+    plan: [plan([256265], "full"), plan([5633, 2885], "quote")],
+  }, 0);
+  assert.deepEqual(planned.effects, [], "no token: nothing opens");
+  const first = step(planned, loaded(A), 10);
+  assert.deepEqual(only(first.effects, "OpenSocket"), [
+    { type: "OpenSocket", token: A.token, fingerprint: A.fingerprint, gen: 1, shard: 0 },
+  ]);
+  const opened = step(first, { type: "SocketOpened", gen: 1 }, 10);
+  assert.deepEqual(opened.effects.filter((e) => e.type !== "Log"), [
+    { type: "Subscribe", gen: 1, tokens: [256265], mode: "full" },
+    { type: "OpenSocket", token: A.token, fingerprint: A.fingerprint, gen: 2, shard: 1 },
+    { type: "StartTimer", timer: "watchdog:1", ms: 5_000 },
+  ]);
+  const fed0 = step(opened, { type: "DataReceived", gen: 1 }, 10);
+  assert.equal(fed0.snapshot.state.name, "Reconnecting", "shard 1 is not streaming yet");
+  const opened1 = step(fed0, { type: "SocketOpened", gen: 2 }, 10);
+  assert.deepEqual(only(opened1.effects, "Subscribe"), [
+    { type: "Subscribe", gen: 2, tokens: [5633, 2885], mode: "quote" },
+  ]);
+  const live = step(opened1, { type: "DataReceived", gen: 2 }, 10);
+  assert.equal(live.snapshot.state.name, "Live");
+  assert.equal(live.snapshot.state.name === "Live" && live.snapshot.state.gen, 2);
+
+  // A new token closes every shard and reopens them, one handshake first, with replay.
+  const rotated = step(live, loaded(B), 10);
+  assert.deepEqual(only(rotated.effects, "CloseSocket").map((e) => e.gen), [1, 2]);
+  assert.deepEqual(only(rotated.effects, "OpenSocket").map((e) => [e.shard, e.gen]), [[0, 3]]);
+  const reopened = step(rotated, { type: "SocketOpened", gen: 3 }, 10);
+  assert.deepEqual(only(reopened.effects, "Subscribe"), [
+    { type: "Subscribe", gen: 3, tokens: [256265], mode: "full" },
+  ]);
+  assert.deepEqual(only(reopened.effects, "OpenSocket").map((e) => [e.shard, e.gen]), [[1, 4]]);
+  assert.equal(reopened.snapshot.reconnectsTotal, 2);
+});
+
+Deno.test("PlanChanged diffs each open shard: unsubscribe, subscribe by mode, a mode drop resubscribes lower", () => {
+  const live = livePool();
+  const changed = step(live, {
+    type: "PlanChanged",
+    plan: [
+      plan([256265, 260105], "quote"), // both drop from full to quote
+      new Map([[5633, "quote"], [2885, "full"], [408065, "full"]]).size > 0
+        ? {
+          instruments: new Map<number, Mode>([[5633, "quote"], [2885, "full"], [408065, "full"]]),
+        }
+        : plan([], "quote"),
+      plan([], "ltp"), // shard 2 has nothing left: its socket closes
+    ],
+  }, 10);
+  assert.deepEqual(changed.effects.filter((e) => e.type !== "Log"), [
+    { type: "Subscribe", gen: 1, tokens: [256265, 260105], mode: "quote" },
+    { type: "Subscribe", gen: 2, tokens: [2885, 408065], mode: "full" },
+    { type: "CloseSocket", gen: 3 },
+    { type: "CancelTimer", timer: "watchdog:2" },
+  ]);
+  assert.equal(changed.snapshot.state.name, "Live", "the shards left are all streaming");
+  const fewer = step(changed, {
+    type: "PlanChanged",
+    plan: [plan([256265], "quote"), plan([2885, 408065], "full")],
+  }, 10);
+  assert.deepEqual(fewer.effects, [
+    { type: "Unsubscribe", gen: 1, tokens: [260105] },
+    { type: "Unsubscribe", gen: 2, tokens: [5633] },
+  ]);
+  // The same plan again sends nothing.
+  const same = step(fewer, {
+    type: "PlanChanged",
+    plan: [plan([256265], "quote"), plan([2885, 408065], "full"), plan([], "quote")],
+  }, 10);
+  assert.deepEqual(same.effects, []);
+  // Shard 0 keeps its socket with an empty plan: its heartbeats keep the token checked.
+  const empty = step(same, { type: "PlanChanged", plan: [] }, 10);
+  assert.deepEqual(empty.effects.filter((e) => e.type !== "Log"), [
+    { type: "Unsubscribe", gen: 1, tokens: [256265] },
+    { type: "CloseSocket", gen: 2 },
+    { type: "CancelTimer", timer: "watchdog:1" },
+  ]);
+  assert.equal(empty.snapshot.state.name, "Live");
+  assert.notEqual(empty.snapshot.shards[0]?.socket, null);
+});
+
+Deno.test("a network fault or stall on one shard reconnects that shard only; the others stream on", () => {
+  const live = livePool();
+  const failed = step(live, { type: "SocketFailed", gen: 2, kind: "network", detail: "reset" }, 10);
+  assert.equal(labels(failed.effects), "CloseSocket CancelTimer:watchdog:1 StartTimer:retry:1");
+  assert.equal(failed.snapshot.state.name, "Reconnecting");
+  assert.equal(failed.snapshot.shards[1]?.attempts, 1);
+  assert.equal(failed.snapshot.shards[0]?.socket?.gen, 1, "shard 0 untouched");
+  assert.equal(failed.snapshot.shards[2]?.socket?.gen, 3, "shard 2 untouched");
+  // Data keeps flowing on the others meanwhile; it does not make the pool Live.
+  const meanwhile = step(failed, { type: "DataReceived", gen: 3 }, 10);
+  assert.equal(meanwhile.snapshot.state, failed.snapshot.state);
+  // Shard 2 stalls too: its own backoff, its own timer.
+  const stalled = step(meanwhile, { type: "WatchdogDue", shard: 2 }, 5_000);
+  assert.equal(labels(stalled.effects), "CloseSocket CancelTimer:watchdog:2 StartTimer:retry:2");
+  assert.equal(stalled.snapshot.shards[0]?.socket?.gen, 1);
+  const retried = step(stalled, { type: "RetryDue", shard: 1 }, 1_000);
+  assert.deepEqual(only(retried.effects, "OpenSocket").map((e) => [e.shard, e.gen]), [[1, 4]]);
+  const back = play(retried, [
+    { type: "SocketOpened", gen: 4 },
+    { type: "DataReceived", gen: 4 },
+    { type: "RetryDue", shard: 2 },
+    { type: "SocketOpened", gen: 5 },
+    { type: "DataReceived", gen: 5 },
+  ], 10);
+  assert.equal(back.snapshot.state.name, "Live");
+  assert.deepEqual(back.snapshot.shards.map((shard) => shard.attempts), [0, 0, 0]);
+  assert.deepEqual(only(back.effects, "Subscribe"), [
+    { type: "Subscribe", gen: 4, tokens: [5633], mode: "quote" },
+    { type: "Subscribe", gen: 5, tokens: [738561], mode: "ltp" },
+  ]);
+});
+
+Deno.test("an auth failure on any shard stops all shards", () => {
+  const live = livePool();
+  const failed = step(live, { type: "SocketFailed", gen: 2, kind: "network", detail: "reset" }, 10);
+  const dead = step(
+    step(failed, { type: "RetryDue", shard: 1 }, 1_000),
+    { type: "SocketFailed", gen: 4, kind: "auth", detail: "HTTP 403" },
+    10,
+  );
+  assert.equal(dead.snapshot.state.name, "Expired");
+  assert.ok(dead.snapshot.shards.every((shard) => !shard.socket && shard.retryAt === null));
+  assert.deepEqual(only(dead.effects, "CloseSocket").map((e) => e.gen), [1, 4, 3]);
+  assert.deepEqual(dead.snapshot.lastError, { kind: "auth", detail: "HTTP 403" });
+});
+
+Deno.test("events naming a superseded gen of any shard are dropped", () => {
+  const live = livePool();
+  const failed = step(live, { type: "SocketFailed", gen: 2, kind: "network", detail: "reset" }, 10);
+  const retried = step(failed, { type: "RetryDue", shard: 1 }, 1_000);
+  for (
+    const event of [
+      { type: "SocketOpened", gen: 2 },
+      { type: "DataReceived", gen: 2 },
+      { type: "SocketFailed", gen: 2, kind: "auth", detail: "HTTP 403" },
+      { type: "TextError", gen: 2, message: "x" },
+      { type: "DataReceived", gen: 99 },
+    ] as const
+  ) {
+    const late = step(retried, event, 5);
+    assert.equal(late.snapshot, retried.snapshot, `${event.type} ${event.gen}`);
+    assert.deepEqual(late.effects, []);
+  }
+});
+
+Deno.test("a plan past Kite's limits is refused with a log line and changes nothing", () => {
+  const live = livePool();
+  const big = plan(Array.from({ length: 3001 }, (_, i) => i + 1), "ltp");
+  const four = [plan([1], "ltp"), plan([2], "ltp"), plan([3], "ltp"), plan([4], "ltp")];
+  for (const bad of [[big], four]) {
+    const refused = step(live, { type: "PlanChanged", plan: bad }, 10);
+    assert.equal(refused.snapshot, live.snapshot);
+    assert.equal(labels(refused.effects), "");
+    assert.match(logs(refused.effects)[0] ?? "", /^Ignoring a plan of /);
+  }
+  assert.throws(() => initialSnapshot(T0, { plan: four }), RangeError);
+});
+
+Deno.test("configured instruments past 3000 fill the shards in order", () => {
+  const tokens = Array.from({ length: 7000 }, (_, i) => i + 1);
+  const s = initialSnapshot(T0, { subscriptions: { tokens, mode: "ltp" } });
+  assert.deepEqual(s.shards.map((shard) => shard.plan.size), [3000, 3000, 1000]);
+  assert.equal(s.shards[2]?.plan.get(7000), "ltp");
+});
+
 // ---- Properties over random event sequences -------------------------------------------
 
 const TOKENS = [A, B, C];
+const INSTRUMENTS = [256265, 260105, 5633, 2885, 408065];
+const MODES: readonly Mode[] = ["ltp", "quote", "full"];
+
+const shardPlanArb: fc.Arbitrary<ShardPlan> = fc.array(
+  fc.tuple(fc.constantFrom(...INSTRUMENTS), fc.constantFrom(...MODES)),
+  { maxLength: 4 },
+).map((pairs) => ({ instruments: new Map(pairs) }));
+
+const genArb = fc.integer({ min: 0, max: 14 });
+const shardArb = fc.constantFrom<ShardIndex>(0, 1, 2);
 
 const eventArb: fc.Arbitrary<Event> = fc.oneof(
   fc.record({
-    type: fc.constant("TokenLoaded" as const),
     i: fc.integer({ min: 0, max: 2 }),
     source: fc.constantFrom("file" as const, "callback" as const),
-  })
-    .map(({ i, source }) => ({ type: "TokenLoaded" as const, ...TOKENS[i]!, source })),
+  }).map(({ i, source }): Event => ({ type: "TokenLoaded", ...TOKENS[i]!, source })),
   fc.constant<Event>({ type: "TokenInvalid", source: "file", detail: "empty" }),
-  fc.integer({ min: 0, max: 6 }).map((gen): Event => ({ type: "SocketOpened", gen })),
-  fc.integer({ min: 0, max: 6 }).map((gen): Event => ({ type: "DataReceived", gen })),
+  fc.array(shardPlanArb, { maxLength: MAX_SHARDS })
+    .map((plan): Event => ({ type: "PlanChanged", plan })),
+  genArb.map((gen): Event => ({ type: "SocketOpened", gen })),
+  genArb.map((gen): Event => ({ type: "DataReceived", gen })),
+  genArb.map((gen): Event => ({ type: "DataReceived", gen })),
   fc.record({
-    gen: fc.integer({ min: 0, max: 6 }),
+    gen: genArb,
     kind: fc.constantFrom("auth" as const, "network" as const, "stall" as const),
-  })
-    .map(({ gen, kind }): Event => ({ type: "SocketFailed", gen, kind, detail: "x" })),
-  fc.constantFrom<Event>({ type: "RetryDue" }, { type: "WatchdogDue" }, { type: "ExpiryDue" }),
+  }).map(({ gen, kind }): Event => ({ type: "SocketFailed", gen, kind, detail: "x" })),
+  shardArb.map((shard): Event => ({ type: "RetryDue", shard })),
+  shardArb.map((shard): Event => ({ type: "WatchdogDue", shard })),
+  fc.constant<Event>({ type: "ExpiryDue" }),
   fc.record({
     i: fc.integer({ min: 0, max: 2 }),
     result: fc.constantFrom(
@@ -580,13 +819,12 @@ const eventArb: fc.Arbitrary<Event> = fc.oneof(
       "wrong_user" as const,
       "error" as const,
     ),
-  })
-    .map(({ i, result }): Event => ({
-      type: "ProbeResult",
-      fingerprint: TOKENS[i]!.fingerprint,
-      result,
-    })),
-  fc.integer({ min: 0, max: 6 }).map((gen): Event => ({ type: "TextError", gen, message: "m" })),
+  }).map(({ i, result }): Event => ({
+    type: "ProbeResult",
+    fingerprint: TOKENS[i]!.fingerprint,
+    result,
+  })),
+  genArb.map((gen): Event => ({ type: "TextError", gen, message: "m" })),
   fc.constant<Event>({ type: "Stop" }),
 );
 
@@ -596,19 +834,51 @@ const runArb = fc.array(
     gap: fc.integer({ min: 0, max: 40_000_000 }).map((n) => n < 30_000_000 ? n % 10_000 : n),
     random: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
   }),
-  { maxLength: 60 },
+  { maxLength: 80 },
 );
 
-Deno.test("random event sequences keep the invariants", () => {
+/** The sockets the effects left open, by gen: their shard and what was subscribed on them. */
+type Opened = Map<number, { shard: ShardIndex; sent: Map<number, Mode> }>;
+
+function apply(open: Opened, effect: Effect, rejected: ReadonlySet<string>): void {
+  switch (effect.type) {
+    case "OpenSocket":
+      for (const socket of open.values()) {
+        assert.notEqual(socket.shard, effect.shard, "a second socket on one shard");
+      }
+      assert.ok(open.size < MAX_SHARDS, "more sockets than Kite allows");
+      assert.ok(!rejected.has(effect.fingerprint), "opened a socket with a rejected token");
+      open.set(effect.gen, { shard: effect.shard, sent: new Map() });
+      return;
+    case "CloseSocket":
+      open.delete(effect.gen);
+      return;
+    case "Subscribe": {
+      const socket = open.get(effect.gen);
+      assert.ok(socket, "subscribed on a socket that is not open");
+      for (const token of effect.tokens) socket.sent.set(token, effect.mode);
+      return;
+    }
+    case "Unsubscribe": {
+      const socket = open.get(effect.gen);
+      assert.ok(socket, "unsubscribed on a socket that is not open");
+      for (const token of effect.tokens) {
+        assert.ok(socket.sent.delete(token), "unsubscribed what was never subscribed");
+      }
+    }
+  }
+}
+
+Deno.test("random event sequences keep the invariants, per shard and for the pool", () => {
   fc.assert(
     fc.property(fc.boolean(), runArb, (withToken, run) => {
       let at: At = withToken ? step(start(), loaded(A), 0) : start();
-      const open = new Set<number>(at.snapshot.socket ? [at.snapshot.socket.gen] : []);
+      const open: Opened = new Map();
+      for (const effect of at.effects) apply(open, effect, new Set());
       const dead = new Set<string>();
       for (const { event, gap, random } of run) {
         const wasStopped = at.snapshot.state.name === "Disconnected" &&
           at.snapshot.state.reason === "stopped";
-        const rejectedBefore = new Set(at.snapshot.rejected);
         const previous = at.snapshot;
         at = step(at, event, gap, random);
         const s = at.snapshot;
@@ -616,16 +886,15 @@ Deno.test("random event sequences keep the invariants", () => {
         if (event.type === "TokenLoaded" && previous.token?.token === event.token) {
           assert.deepEqual(at.effects, []);
         }
+        // Events about a socket that is not current change nothing.
+        if ("gen" in event && !previous.shards.some((shard) => shard.socket?.gen === event.gen)) {
+          assert.equal(s, previous);
+        }
+        const rejected = new Set([...dead, ...previous.rejected]);
         for (const effect of at.effects) {
-          if (effect.type === "OpenSocket") {
-            assert.equal(open.size, 0, "a second socket while one is open or opening");
-            assert.ok(!dead.has(effect.fingerprint), "opened a socket with a rejected token");
-            assert.ok(!rejectedBefore.has(effect.fingerprint));
-            open.add(effect.gen);
-          }
-          if (effect.type === "CloseSocket") open.delete(effect.gen);
+          apply(open, effect, rejected);
           if (effect.type === "StartTimer") assert.ok(effect.ms >= 0 && Number.isFinite(effect.ms));
-          if (effect.type === "StartTimer" && effect.timer === "retry") {
+          if (effect.type === "StartTimer" && effect.timer.startsWith("retry")) {
             assert.ok(effect.ms < s.config.backoffCapMs);
           }
           if (effect.type === "Log" || effect.type === "NotifyLoginNeeded") {
@@ -635,21 +904,43 @@ Deno.test("random event sequences keep the invariants", () => {
             }
           }
         }
-        // The one socket the machine knows of is the one left open by its effects.
-        assert.deepEqual([...open], s.socket ? [s.socket.gen] : []);
+        // The sockets the machine knows of are the ones its effects left open, and what
+        // each has been sent is what its shard's snapshot says (its plan, once open).
+        assert.equal(s.shards.length, MAX_SHARDS);
+        const known = s.shards.flatMap((shard) => shard.socket ? [shard.socket.gen] : []);
+        assert.deepEqual([...open.keys()].sort(), known.sort());
+        for (const shard of s.shards) {
+          if (!shard.socket) continue;
+          assert.equal(open.get(shard.socket.gen)?.shard, shard.index);
+          if (shard.socket.phase === "open") {
+            assert.deepEqual(open.get(shard.socket.gen)?.sent, new Map(shard.plan));
+          }
+        }
+        if (!s.accepted) {
+          const opening = s.shards.filter((shard) => shard.socket?.phase === "opening");
+          assert.ok(opening.length <= 1, "two handshakes before Kite accepted the token");
+        }
         if (s.state.name === "Expired" && s.state.fingerprint) dead.add(s.state.fingerprint);
+        const wanted = s.shards.filter(wantsSocket);
         switch (s.state.name) {
           case "Live":
-            assert.equal(s.socket?.phase, "open");
+            assert.ok(wanted.every((shard) => shard.socket?.phase === "open" && shard.socket.fed));
             assert.equal(s.attempts, 0);
             break;
           case "Reconnecting":
-            assert.equal(s.socket === null, s.state.retryAt !== null);
+            assert.ok(
+              wanted.some((shard) => !(shard.socket?.phase === "open" && shard.socket.fed)),
+            );
             assert.equal(s.state.attempt, s.attempts + 1);
+            for (const shard of s.shards) {
+              assert.ok(!(shard.socket && shard.retryAt !== null), "a socket and a backoff");
+              if (!wantsSocket(shard)) assert.ok(!shard.socket && shard.retryAt === null);
+            }
             break;
           case "Expired":
           case "Disconnected":
-            assert.equal(s.socket, null);
+            assert.equal(known.length, 0);
+            assert.ok(s.shards.every((shard) => shard.retryAt === null));
         }
         if (s.state.name !== "Disconnected" && s.state.name !== "Expired") {
           assert.equal(s.state.fingerprint, s.token?.fingerprint);
