@@ -41,7 +41,7 @@ export function startEndpoint(
   const log = (level: string, message: string) => lines.push(`${level} ${message}`);
   const actor = createActor({
     ports: {
-      socket: { open() {}, close() {}, subscribe() {} },
+      socket: { open() {}, close() {}, subscribe() {}, unsubscribe() {} },
       probe: () => Promise.resolve({ result: "ok" }),
       clock,
       log,
