@@ -346,3 +346,41 @@ Deno.test("with the system clock, stop() leaves no timer behind", async () => {
   await actor.stop();
   assert.deepEqual(calls, ["open 1", "close 1"]);
 });
+
+Deno.test("each shard's retry and watchdog timers fire for that shard only", async () => {
+  const { actor, clock, calls } = harness();
+  actor.send({
+    type: "PlanChanged",
+    plan: [{ instruments: new Map([[256265, "full"]]) }, {
+      instruments: new Map([[408065, "quote"]]),
+    }],
+  });
+  actor.send(loaded(A));
+  actor.send({ type: "SocketOpened", gen: 1 });
+  actor.send({ type: "SocketOpened", gen: 2 });
+  assert.deepEqual(calls.filter((c) => !c.startsWith("probe")), [
+    "open 1 A",
+    "subscribe 1 256265 full",
+    "open 2 A",
+    "subscribe 2 408065 quote",
+  ]);
+  // Shard 1 fails; shard 0 keeps getting data, so only shard 1's timers move anything.
+  actor.send({ type: "SocketFailed", gen: 2, kind: "network", detail: "reset" });
+  for (let ms = 0; ms < 4_000; ms += 500) {
+    actor.send({ type: "DataReceived", gen: 1 });
+    clock.tick(500);
+  }
+  assert.deepEqual(calls.filter((c) => c.startsWith("open")), ["open 1 A", "open 2 A", "open 3 A"]);
+  assert.ok(!calls.includes("close 1"));
+  // Shard 1's new socket never opens: its own watchdog calls the stall at 5 s.
+  for (let ms = 0; ms < 5_000; ms += 500) {
+    actor.send({ type: "DataReceived", gen: 1 });
+    clock.tick(500);
+  }
+  assert.ok(calls.includes("close 3"));
+  assert.ok(!calls.includes("close 1"), "shard 0 fed all along");
+  assert.equal(actor.snapshot().shards[1]?.lastError?.kind, "stall");
+  actor.send({ type: "PlanChanged", plan: [{ instruments: new Map() }] });
+  assert.ok(calls.includes("unsubscribe 1 256265"));
+  await actor.stop();
+});
