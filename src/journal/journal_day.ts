@@ -57,3 +57,27 @@ export async function listJournal(
   }
   return { dates: dates.sort(), foreign: foreign.sort() };
 }
+
+/** Where `date`'s journal file is, or why there is none (naming the dates `dir` has). */
+export type JournalDayLookup =
+  | { readonly kind: "found"; readonly path: string }
+  | { readonly kind: "missing"; readonly detail: string };
+
+/** Finds `date`'s file in the journal directory `dir`, for `replay` and `export`. */
+export async function journalDayPath(dir: string, date: string): Promise<JournalDayLookup> {
+  if (Number.isNaN(istMidnight(date))) {
+    return { kind: "missing", detail: `"${date}" is not a date (YYYY-MM-DD)` };
+  }
+  let dates: string[];
+  try {
+    dates = (await listJournal(dir)).dates;
+  } catch (error: unknown) {
+    const why = error instanceof Deno.errors.NotFound
+      ? "does not exist"
+      : `cannot be read: ${error instanceof Error ? error.message : String(error)}`;
+    return { kind: "missing", detail: `journal directory ${dir} ${why}` };
+  }
+  if (dates.includes(date)) return { kind: "found", path: `${dir}/${journalFileName(date)}` };
+  const has = dates.length === 0 ? "it holds no journal files" : `it has ${dates.join(", ")}`;
+  return { kind: "missing", detail: `no journal for ${date} in ${dir}; ${has}` };
+}
