@@ -15,7 +15,8 @@
 import { systemClock } from "../src/clock.ts";
 import { createApp } from "../src/http/app.ts";
 import type { StatusBody } from "../src/ops/status_body.ts";
-import { createStreamHub, summarize } from "../src/feed/stream_hub.ts";
+import { createStreamHub } from "../src/feed/stream_hub.ts";
+import { stateSummary } from "../src/ops/state_summary.ts";
 
 async function main(): Promise<void> {
   const path = Deno.args[0];
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
   const status = () => body;
   const streams = createStreamHub({
     lifecycle: { subscribe: () => () => {} },
-    summary: () => summarize(status()),
+    summary: () => JSON.stringify(stateSummary(status())),
     clock: systemClock(),
   });
   const app = createApp({

@@ -11,7 +11,6 @@ import { dirname, isAbsolute, join } from "node:path";
 import type { Mode } from "./kite/packets.ts";
 import { DEFAULT_INSTRUMENTS } from "./kite/instruments.ts";
 import { type TokenKey, tokenKeyIn } from "./token/env_file.ts";
-import type { NotifyFormat, NotifyTarget } from "./ops/notifier.ts";
 
 /** Bad or missing configuration; the CLI prints the (single-line) message and exits 2. */
 export class ConfigError extends Error {
@@ -21,6 +20,15 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
+
+/** The message formats `KITEKEEPER_NOTIFY_FORMAT` takes. */
+export type NotifyFormat = "json" | "ntfy" | "telegram" | "slack";
+
+/** Where notifications go (`KITEKEEPER_NOTIFY_URL`) and how they are shaped. */
+export type NotifyTarget =
+  | { readonly format: "json" | "ntfy" | "slack"; readonly url: string }
+  /** `url` is `https://api.telegram.org/bot<token>/sendMessage`. */
+  | { readonly format: "telegram"; readonly url: string; readonly chatId: string };
 
 /** Everything the daemon needs that does not change while it runs (the token does). */
 export interface Config {

@@ -11,7 +11,7 @@ import type { Config } from "./config.ts";
 import { createFeedStore, type FeedStore } from "./feed/store.ts";
 import { watchQuietFeed } from "./feed/quiet_feed_watch.ts";
 import { feedObservation } from "./feed/quiet_feed.ts";
-import { createStreamHub, summarize } from "./feed/stream_hub.ts";
+import { createStreamHub } from "./feed/stream_hub.ts";
 import { connectTickerFeed } from "./feed/ticker_feed.ts";
 import { createApp } from "./http/app.ts";
 import { httpOrigin, listenHttp } from "./http/server.ts";
@@ -21,6 +21,7 @@ import { nseHolidays2026 } from "./market/holidays_nse_2026.ts";
 import { cachedMarketPhase } from "./market/phase_cache.ts";
 import { createDaemonMetrics } from "./ops/daemon_metrics.ts";
 import { createNotifier } from "./ops/notifier.ts";
+import { stateSummary } from "./ops/state_summary.ts";
 import type { StatusBody } from "./ops/status_body.ts";
 import { statusSource } from "./ops/status_source.ts";
 import { watchEnvTokens } from "./token/env_tokens.ts";
@@ -144,7 +145,11 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     startedAt,
   });
   const streams = stack.use(
-    createStreamHub({ lifecycle: actor, summary: () => summarize(status()), clock }),
+    createStreamHub({
+      lifecycle: actor,
+      summary: () => JSON.stringify(stateSummary(status())),
+      clock,
+    }),
   );
   stack.defer(() => actor.stop());
 

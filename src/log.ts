@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { LogLevel } from "./lifecycle/machine.ts";
+import type { LogLevel } from "./log_level.ts";
 
 /** Writes one log line. */
 export type Logger = (level: LogLevel, message: string) => void;

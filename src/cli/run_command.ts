@@ -29,6 +29,16 @@ export async function loadConfigFrom(
   });
 }
 
+/** The calendar `KITEKEEPER_HOLIDAYS` names; a ConfigError says why it cannot be used. */
+async function readConfiguredHolidays(path: string | null): Promise<Holidays> {
+  try {
+    return await readHolidays(path);
+  } catch (error: unknown) {
+    if (!(error instanceof Error)) throw error;
+    throw new ConfigError(`Invalid KITEKEEPER_HOLIDAYS: ${error.message}`);
+  }
+}
+
 /** Waits for SIGINT or SIGTERM, calling `onHangup` on every SIGHUP meanwhile. */
 function untilTerminated(onHangup: () => void): Promise<Deno.Signal> {
   const { promise, resolve: done } = Promise.withResolvers<Deno.Signal>();
@@ -59,7 +69,7 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   try {
     const listen = flags["listen"];
     config = await loadConfigFrom(envFile, typeof listen === "string" ? { listen } : {});
-    holidays = await readHolidays(config.holidaysFile);
+    holidays = await readConfiguredHolidays(config.holidaysFile);
   } catch (error: unknown) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);

@@ -30,7 +30,7 @@ import type { Mode } from "../kite/packets.ts";
 import type { Actor } from "../lifecycle/actor.ts";
 import type { Snapshot } from "../lifecycle/machine.ts";
 import type { Logger } from "../log.ts";
-import { kiteErrorResponse } from "../simulator/kite_error.ts";
+import { kiteErrorResponse } from "../kite/kite_error.ts";
 import { type ClientRequest, parseClientRequest } from "./client_request.ts";
 import type { CredentialCheck } from "./credentials.ts";
 import { cutMessage, indexPackets } from "./frames.ts";

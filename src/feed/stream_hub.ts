@@ -16,20 +16,6 @@ import { type InstrumentQuote, quoteOf } from "./store.ts";
 import type { Tick } from "../kite/packets.ts";
 import type { Actor } from "../lifecycle/actor.ts";
 import type { Snapshot } from "../lifecycle/machine.ts";
-import type { StateName, StatusBody } from "../ops/status_body.ts";
-
-/** The `data` of an `event: state`: the part of /status a page shows. */
-export interface StateSummary {
-  readonly state: StateName;
-  readonly since: string;
-  readonly reason: string;
-  readonly login_needed: boolean;
-  /** Where a login starts; `null` while Live and not past expiry. */
-  readonly login_url: string | null;
-  /** The current token's expected expiry, ISO 8601; `null` without a token. */
-  readonly expected_expiry: string | null;
-  readonly user_id: string | null;
-}
 
 /** The `data` of an `event: tick`: one instrument's latest quote. */
 export interface TickEvent extends InstrumentQuote {
@@ -50,8 +36,11 @@ export interface SseSink {
 export interface StreamHubOptions {
   /** The lifecycle whose state changes are sent. */
   readonly lifecycle: Pick<Actor, "subscribe">;
-  /** The current state, read on connect and on each state change: `summarize(status())`. */
-  summary(): StateSummary;
+  /**
+   * The `data` of an `event: state`, as JSON: read on connect and on each state change (the
+   * daemon gives `/status`'s summary); an unchanged text is not sent again.
+   */
+  summary(): string;
   /** Timers for flushes and heartbeats. */
   readonly clock: Clock;
   /**
@@ -105,19 +94,6 @@ interface Client {
 
 const HEARTBEAT_FRAME = ": keepalive\n\n";
 
-/** The `/stream` summary of a /status body. */
-export function summarize(status: StatusBody): StateSummary {
-  return {
-    state: status.state,
-    since: status.since,
-    reason: status.reason,
-    login_needed: status.login_needed,
-    login_url: status.login_url,
-    expected_expiry: status.token?.expected_expiry ?? null,
-    user_id: status.token?.user_id ?? null,
-  };
-}
-
 function frame(event: "state" | "tick", data: string): string {
   return `event: ${event}\ndata: ${data}\n\n`;
 }
@@ -139,7 +115,8 @@ function shownChange(snapshot: Snapshot, previous: Snapshot): boolean {
  *
  * @example
  * ```ts
- * const hub = createStreamHub({ lifecycle: actor, summary: () => summarize(status()), clock });
+ * const summary = () => JSON.stringify(stateSummary(status()));
+ * const hub = createStreamHub({ lifecycle: actor, summary, clock });
  * routes.get("/stream", (c) => streamSSE(c, (stream) => hub.serve(stream)));
  * ```
  */
@@ -233,7 +210,7 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
   }
 
   function currentState(): string {
-    lastState = JSON.stringify(options.summary());
+    lastState = options.summary();
     return lastState;
   }
 

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { ConfigError } from "../config.ts";
 import { nseHolidays2026 } from "./holidays_nse_2026.ts";
 import { parseHolidays } from "./phase.ts";
 
@@ -30,9 +29,9 @@ const IST_OFFSET_MS = (5 * 60 + 30) * 60_000;
  * Reads the holidays file at `path` (one ISO date a line, `#` comments), or returns the
  * built-in NSE 2026 list when `path` is `null`.
  *
- * @throws {ConfigError} naming `KITEKEEPER_HOLIDAYS` and the file when it cannot be read or
- *   a line is not a date, e.g.
- *   `Invalid KITEKEEPER_HOLIDAYS: Failed to parse holidays in /etc/kitekeeper/h.txt: line 3 …`
+ * @throws {Error} naming the file when it cannot be read: `Failed to read /etc/h.txt: …`
+ * @throws {SyntaxError} naming the file and line when a line is not a date, e.g.
+ *   `Failed to parse holidays in /etc/kitekeeper/h.txt: line 3 …`
  */
 export async function readHolidays(path: string | null): Promise<Holidays> {
   if (path === null) return { dates: nseHolidays2026(), source: BUILT_IN };
@@ -41,14 +40,9 @@ export async function readHolidays(path: string | null): Promise<Holidays> {
     text = await Deno.readTextFile(path);
   } catch (error: unknown) {
     const detail = error instanceof Error ? error.message : String(error);
-    throw new ConfigError(`Invalid KITEKEEPER_HOLIDAYS: Failed to read ${path}: ${detail}`);
+    throw new Error(`Failed to read ${path}: ${detail}`, { cause: error });
   }
-  try {
-    return { dates: parseHolidays(text, { source: path }), source: path };
-  } catch (error: unknown) {
-    if (!(error instanceof SyntaxError)) throw error;
-    throw new ConfigError(`Invalid KITEKEEPER_HOLIDAYS: ${error.message}`);
-  }
+  return { dates: parseHolidays(text, { source: path }), source: path };
 }
 
 /**

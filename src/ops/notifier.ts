@@ -13,19 +13,11 @@
  * @module
  */
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
+import type { NotifyTarget } from "../config.ts";
 import type { Actor } from "../lifecycle/actor.ts";
 import { backoffDelay } from "../lifecycle/backoff.ts";
 import type { Snapshot, StateName } from "../lifecycle/machine.ts";
 import type { Logger } from "../log.ts";
-
-/** The message formats `KITEKEEPER_NOTIFY_FORMAT` takes. */
-export type NotifyFormat = "json" | "ntfy" | "telegram" | "slack";
-
-/** Where notifications go (`KITEKEEPER_NOTIFY_URL`) and how they are shaped. */
-export type NotifyTarget =
-  | { readonly format: "json" | "ntfy" | "slack"; readonly url: string }
-  /** `url` is `https://api.telegram.org/bot<token>/sendMessage`. */
-  | { readonly format: "telegram"; readonly url: string; readonly chatId: string };
 
 /** What happened. */
 export type NotificationEvent = "login_needed" | "expiry_soon";

@@ -5,7 +5,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { kiteError } from "./kite_error.ts";
+import { kiteError } from "../kite/kite_error.ts";
 import type { SessionStore } from "./session_store.ts";
 import type { TickerHub } from "./ticker_hub.ts";
 

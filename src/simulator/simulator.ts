@@ -14,7 +14,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { controlRoutes, type PeerEnv } from "./control_routes.ts";
-import { kiteErrorResponse } from "./kite_error.ts";
+import { kiteErrorResponse } from "../kite/kite_error.ts";
 import { loginRoutes } from "./login_routes.ts";
 import { Market } from "./market.ts";
 import { restRoutes } from "./rest_routes.ts";

@@ -16,7 +16,7 @@
  * @module
  */
 import { encode, encodeHeartbeat, type Mode, type Tick } from "../kite/packets.ts";
-import { kiteErrorResponse } from "./kite_error.ts";
+import { kiteErrorResponse } from "../kite/kite_error.ts";
 import type { Market } from "./market.ts";
 import type { SessionStore } from "./session_store.ts";
 

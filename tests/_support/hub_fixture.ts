@@ -7,15 +7,16 @@
 import type { LtpTick } from "../../src/kite/packets.ts";
 import type { Listener } from "../../src/lifecycle/actor.ts";
 import { initialSnapshot, type Snapshot } from "../../src/lifecycle/machine.ts";
-import type { SseSink, StateSummary } from "../../src/feed/stream_hub.ts";
+import type { SseSink } from "../../src/feed/stream_hub.ts";
+import type { StateSummary } from "../../src/ops/state_summary.ts";
 
 /** A lifecycle the test drives: `move()` sets the snapshot and tells the subscribers. */
 export interface HandLifecycle {
   snapshot(): Snapshot;
   subscribe(listener: Listener): () => void;
   move(next: Snapshot): void;
-  /** The summary of the current snapshot, as the daemon's `summarize(status())` gives it. */
-  summary(): StateSummary;
+  /** The summary of the current snapshot as JSON, as the daemon's `stateSummary(status())`. */
+  summary(): string;
 }
 
 /** A lifecycle starting Disconnected at `now`. */
@@ -36,7 +37,7 @@ export function handLifecycle(now = 1_700_000_000_000): HandLifecycle {
     summary() {
       const { state } = current;
       const loginNeeded = current.loginNeeded || state.name === "Expired";
-      return {
+      const summary: StateSummary = {
         state: state.name,
         since: new Date(state.since).toISOString(),
         reason: state.name === "Live" ? "live" : state.reason,
@@ -45,6 +46,7 @@ export function handLifecycle(now = 1_700_000_000_000): HandLifecycle {
         expected_expiry: null,
         user_id: current.userId,
       };
+      return JSON.stringify(summary);
     },
   };
 }

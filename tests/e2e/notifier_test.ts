@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import { FakeClock, systemClock } from "../../src/clock.ts";
 import { type Actor, type ActorPorts, createActor } from "../../src/lifecycle/actor.ts";
-import {
-  createNotifier,
-  type Notification,
-  notificationRequest,
-  type NotifyTarget,
-} from "../../src/ops/notifier.ts";
+import type { NotifyTarget } from "../../src/config.ts";
+import { createNotifier, type Notification, notificationRequest } from "../../src/ops/notifier.ts";
 import {
   envText,
   KITE,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../../../src/clock.ts";
 import { nseHolidays2026 } from "../../../src/market/holidays_nse_2026.ts";
-import type { LogLevel } from "../../../src/lifecycle/machine.ts";
+import type { LogLevel } from "../../../src/log_level.ts";
 import type { FeedObservation } from "../../../src/feed/quiet_feed.ts";
 import { watchQuietFeed } from "../../../src/feed/quiet_feed_watch.ts";
 

@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../../../src/clock.ts";
 import type { Tick } from "../../../src/kite/packets.ts";
-import {
-  createStreamHub,
-  type StateSummary,
-  type TickEvent,
-} from "../../../src/feed/stream_hub.ts";
+import { createStreamHub, type TickEvent } from "../../../src/feed/stream_hub.ts";
+import type { StateSummary } from "../../../src/ops/state_summary.ts";
 import { expired, handLifecycle, ltp, MemorySink } from "../../_support/hub_fixture.ts";
 
 const T0 = 1_700_000_000_000;

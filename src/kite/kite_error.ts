@@ -7,7 +7,7 @@
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
-/** Kite's error types the simulator sends. */
+/** Kite's error types, as the simulator and the local endpoint send them. */
 export type KiteErrorType =
   | "TokenException"
   | "InputException"
