@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { FakeClock } from "../../src/clock.ts";
+import { FakeClock } from "../../src/testing/fake_clock.ts";
 import { createEndpoint, type Endpoint, type EndpointLimits } from "../../src/endpoint/endpoint.ts";
 import { credentialCheck } from "../../src/endpoint/credentials.ts";
 import type { ShardPlan } from "../../src/endpoint/shard_plan.ts";

@@ -5,28 +5,15 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { FakeClock } from "../../src/testing/fake_clock.ts";
 import {
   type Simulator,
   type SimulatorOptions,
   startSimulator,
 } from "../../src/simulator/simulator.ts";
 
-/** A clock that moves only when told. */
-export class FakeClock {
-  #now: number;
-  /** Starts at `start` epoch milliseconds. */
-  constructor(start = Date.UTC(2026, 0, 5, 3, 45, 0)) {
-    this.#now = start;
-  }
-  /** Epoch milliseconds. */
-  now(): number {
-    return this.#now;
-  }
-  /** Moves time forward by `ms`. */
-  advance(ms: number): void {
-    this.#now += ms;
-  }
-}
+/** Where simulator tests start their fake clock: a Monday, 09:15 IST. */
+export const SIM_START: number = Date.UTC(2026, 0, 5, 3, 45, 0);
 
 /** Credentials every simulator test uses. */
 export const CREDENTIALS = Object.freeze({
@@ -39,14 +26,20 @@ export const CREDENTIALS = Object.freeze({
 
 /** Options for a test simulator: fast ticks and heartbeats, a fake clock. */
 export function simOptions(overrides: Partial<SimulatorOptions> = {}): SimulatorOptions {
-  return { ...CREDENTIALS, tickMs: 40, heartbeatMs: 50, clock: new FakeClock(), ...overrides };
+  return {
+    ...CREDENTIALS,
+    tickMs: 40,
+    heartbeatMs: 50,
+    clock: new FakeClock(SIM_START),
+    ...overrides,
+  };
 }
 
 /** Runs `fn` with a test simulator on its own fake clock, and closes the simulator afterwards. */
 export async function withSimulator(
   fn: (sim: Simulator, clock: FakeClock) => Promise<void>,
 ): Promise<void> {
-  const clock = new FakeClock();
+  const clock = new FakeClock(SIM_START);
   const sim = await startSimulator(simOptions({ clock }));
   try {
     await fn(sim, clock);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FakeClock } from "../../src/clock.ts";
+import { FakeClock } from "../../src/testing/fake_clock.ts";
 import { encode, type Mode, type Tick } from "../../src/kite/packets.ts";
 import { istMidnight } from "../../src/journal/journal_day.ts";
 import { TICK_COLUMNS, type TickRow, tickRow } from "../../src/journal/tick_rows.ts";

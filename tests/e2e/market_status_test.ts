@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FakeClock } from "../../src/clock.ts";
+import { FakeClock } from "../../src/testing/fake_clock.ts";
 import type { StatusBody } from "../../src/ops/status_body.ts";
 import { type Harness, startHarness, waitFor } from "../../src/testing/daemon_harness.ts";
 import { hasTicksFor } from "../_support/daemon_fixture.ts";

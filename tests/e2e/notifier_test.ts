@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { FakeClock, systemClock } from "../../src/clock.ts";
+import { systemClock } from "../../src/clock.ts";
+import { FakeClock } from "../../src/testing/fake_clock.ts";
 import { type Actor, type ActorPorts, createActor } from "../../src/lifecycle/actor.ts";
 import type { NotifyTarget } from "../../src/config.ts";
 import { createNotifier, type Notification, notificationRequest } from "../../src/ops/notifier.ts";

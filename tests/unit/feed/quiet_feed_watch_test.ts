@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FakeClock } from "../../../src/clock.ts";
+import { FakeClock } from "../../../src/testing/fake_clock.ts";
 import { nseHolidays2026 } from "../../../src/market/holidays_nse_2026.ts";
 import type { LogLevel } from "../../../src/log_level.ts";
 import type { FeedObservation } from "../../../src/feed/quiet_feed.ts";

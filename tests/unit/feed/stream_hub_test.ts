@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FakeClock } from "../../../src/clock.ts";
+import { FakeClock } from "../../../src/testing/fake_clock.ts";
 import type { Tick } from "../../../src/kite/packets.ts";
 import { createStreamHub, type TickEvent } from "../../../src/feed/stream_hub.ts";
 import type { StateSummary } from "../../../src/ops/state_summary.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FakeClock } from "../../../src/clock.ts";
+import { FakeClock } from "../../../src/testing/fake_clock.ts";
 import { BLOCK_HEADER_BYTES, FILE_HEADER } from "../../../src/journal/block.ts";
 import { istMidnight, journalFileName } from "../../../src/journal/journal_day.ts";
 import { type JournalEnd, readJournal, readJournalBlocks } from "../../../src/journal/reader.ts";

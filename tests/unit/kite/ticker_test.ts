@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FakeClock } from "../../../src/clock.ts";
+import { FakeClock } from "../../../src/testing/fake_clock.ts";
 import {
   classifyHandshakeError,
   createTickerPort,

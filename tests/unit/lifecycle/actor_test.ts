@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type Clock, FakeClock, systemClock } from "../../../src/clock.ts";
+import { type Clock, systemClock } from "../../../src/clock.ts";
+import { FakeClock } from "../../../src/testing/fake_clock.ts";
 import {
   type Actor,
   type ActorPorts,

@@ -3,7 +3,8 @@ import { controlRoutes, isLoopback } from "../../../src/simulator/control_routes
 import { Market } from "../../../src/simulator/market.ts";
 import { SessionStore } from "../../../src/simulator/session_store.ts";
 import { TickerHub } from "../../../src/simulator/ticker_hub.ts";
-import { FakeClock } from "../../_support/sim_fixture.ts";
+import { FakeClock } from "../../../src/testing/fake_clock.ts";
+import { SIM_START } from "../../_support/sim_fixture.ts";
 
 Deno.test("isLoopback() accepts 127/8, ::1 and mapped 127.x only", () => {
   for (const host of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "::ffff:127.0.0.1"]) {
@@ -15,7 +16,7 @@ Deno.test("isLoopback() accepts 127/8, ::1 and mapped 127.x only", () => {
 });
 
 Deno.test("control routes answer 403 to a peer that is not loopback", async () => {
-  const clock = new FakeClock();
+  const clock = new FakeClock(SIM_START);
   const sessions = new SessionStore({ apiKey: "k", apiSecret: "s", now: () => clock.now() });
   const hub = new TickerHub({
     sessions,
