@@ -32,6 +32,8 @@ async function main(): Promise<void> {
     status,
     streams,
     metrics: () => "",
+    upgradeTicker: () =>
+      Promise.resolve(new Response("This server answers /status only", { status: 404 })),
     loginUrl: () => Promise.resolve("http://127.0.0.1:9/connect/login"),
     callback: () =>
       Promise.resolve({

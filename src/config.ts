@@ -75,6 +75,13 @@ export interface Config {
   readonly holidaysFile: string | null;
   /** Warn when Live without ticks this long while NSE is open; `null` never warns. */
   readonly noTicksWarnMs: number | null;
+  /**
+   * Secrets (`KITEKEEPER_CLIENT_TOKENS`): access tokens local programs may present on `/ws`
+   * besides the current Kite token; constant across days.
+   */
+  readonly clientTokens: readonly string[];
+  /** `KITEKEEPER_MAX_CLIENTS`: connections `/ws` serves at once. */
+  readonly maxClients: number;
   /** Things worth telling the operator that do not stop the daemon. */
   readonly warnings: readonly string[];
 }
@@ -109,6 +116,7 @@ const DEFAULTS = {
   KITEKEEPER_BACKOFF_CAP_MS: "30000",
   KITEKEEPER_STALL_MS: "5000",
   KITEKEEPER_NO_TICKS_WARN_MIN: "5",
+  KITEKEEPER_MAX_CLIENTS: "64",
 } as const;
 
 /** The seed setup's names, still accepted. */
@@ -215,6 +223,27 @@ function parseAdminToken(found: Found | undefined): string | undefined {
     throw invalid(found, `${token.length} characters; use 16 or more without spaces`);
   }
   return token;
+}
+
+/** Client credentials: comma-separated, each as hard to guess as the admin token. */
+function parseClientTokens(found: Found | undefined): string[] {
+  if (found === undefined) return [];
+  const tokens = found.value.split(",").map((part) => part.trim()).filter((part) => part !== "");
+  tokens.forEach((token, i) => {
+    if (token.length < 16 || /\s/.test(token)) {
+      // Never quote the value: it is a secret, even when it is a bad one.
+      throw invalid(found, `credential ${i + 1} is ${token.length} characters; use 16 or more`);
+    }
+  });
+  return [...new Set(tokens)];
+}
+
+function parseMaxClients(found: Found): number {
+  const value = /^\d+$/.test(found.value.trim()) ? Number(found.value.trim()) : NaN;
+  if (!(value >= 1 && value <= 10_000)) {
+    throw invalid(found, `"${found.value}" is not a whole number from 1 to 10000`);
+  }
+  return value;
 }
 
 const NOTIFY_FORMATS: readonly NotifyFormat[] = ["json", "ntfy", "telegram", "slack"];
@@ -361,6 +390,8 @@ export function loadConfig(
       ? holidaysFile
       : join(dirname(envFile), holidaysFile),
     noTicksWarnMs: parseWarnMinutes(withDefault("KITEKEEPER_NO_TICKS_WARN_MIN")),
+    clientTokens: parseClientTokens(lookup("KITEKEEPER_CLIENT_TOKENS")),
+    maxClients: parseMaxClients(withDefault("KITEKEEPER_MAX_CLIENTS")),
     warnings,
   });
 }

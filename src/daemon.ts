@@ -13,7 +13,12 @@ import { watchQuietFeed } from "./feed/quiet_feed_watch.ts";
 import { feedObservation } from "./feed/quiet_feed.ts";
 import { createStreamHub } from "./feed/stream_hub.ts";
 import { connectTickerFeed } from "./feed/ticker_feed.ts";
+import { createEndpoint } from "./endpoint/endpoint.ts";
+import { endpointFamilies } from "./endpoint/endpoint_metrics.ts";
+import { credentialCheck } from "./endpoint/credentials.ts";
 import { createApp } from "./http/app.ts";
+import { tickerPaths } from "./http/ticker_routes.ts";
+import { renderMetrics } from "./ops/metrics.ts";
 import { httpOrigin, listenHttp } from "./http/server.ts";
 import { type Actor, createActor } from "./lifecycle/actor.ts";
 import { consoleLogger, type Logger, loginNeededBlock } from "./log.ts";
@@ -86,7 +91,9 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
   );
   const derived = config.listen.port === 0 &&
     config.publicUrl === httpOrigin(config.listen.hostname, 0);
-  const loginUrl = `${derived ? http.url : config.publicUrl}/api/auth/login`;
+  const publicUrl = derived ? http.url : config.publicUrl;
+  const loginUrl = `${publicUrl}/api/auth/login`;
+  const endpointUrl = `${publicUrl.replace(/^http/, "ws")}/ws`;
 
   // The actor drives the ticker and the notifier, and they report back to it. Nothing reports
   // before the first .env read (the watcher, built last): no socket opens without a token.
@@ -95,6 +102,10 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     apiKey: config.apiKey,
     feed,
     streams: { publish: (ticks, at) => streams.publish(ticks, at) },
+    endpoint: {
+      publish: (message) => endpoint.publish(message),
+      forward: (text) => endpoint.forward(text),
+    },
     send: (event) => actor.send(event),
     clock,
     log,
@@ -125,6 +136,20 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     createNotifier(config.notify, { lifecycle: actor, loginUrl: () => loginUrl, clock, log }),
   );
   const metrics = stack.use(createDaemonMetrics(actor, { feed: () => feed.snapshot(), startedAt }));
+  // Local programs' Kite-compatible ticker: it asks the actor for the upstream it needs.
+  const endpoint = stack.use(createEndpoint({
+    credentials: credentialCheck({
+      apiKey: config.apiKey,
+      clientTokens: config.clientTokens,
+      currentToken: () => actor.snapshot().token?.token ?? null,
+    }),
+    base: new Map(config.instruments.map((token) => [token, config.mode])),
+    onPlan: (plan) => actor.send({ type: "PlanChanged", plan }),
+    lifecycle: actor,
+    clock,
+    log,
+    limits: { maxClients: config.maxClients },
+  }));
   const quiet = config.noTicksWarnMs === null ? null : stack.use(
     watchQuietFeed(() => feedObservation(actor.snapshot(), feed.snapshot()), {
       clock,
@@ -139,6 +164,17 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     clock,
     market: cachedMarketPhase(clock.now(), { holidays }),
     feedWarning: () => quiet?.warning() ?? null,
+    endpoint() {
+      const stats = endpoint.stats();
+      return {
+        url: endpointUrl,
+        clients: stats.clients,
+        max_clients: stats.max_clients,
+        instruments: stats.instruments,
+        subscriptions: stats.subscriptions,
+        slow_drops_total: stats.slow_drops_total,
+      };
+    },
     mode: config.mode,
     loginUrl,
     version: options.version,
@@ -171,10 +207,11 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     status,
     streams,
     instruments: config.instruments,
-    metrics: () => metrics.render(),
+    metrics: () => renderMetrics([...metrics.families(), ...endpointFamilies(endpoint.stats())]),
+    upgradeTicker: endpoint.upgrade,
     loginUrl: login.loginUrl,
     callback: login.callback,
-  }, { adminToken: config.adminToken });
+  }, { adminToken: config.adminToken, tickerPaths: tickerPaths(config.publicUrl) });
   http.serve(app);
 
   const resources = stack.move();

@@ -35,7 +35,8 @@ import { type ClientRequest, parseClientRequest } from "./client_request.ts";
 import type { CredentialCheck } from "./credentials.ts";
 import { cutMessage, indexPackets } from "./frames.ts";
 import { LastPackets } from "./last_packets.ts";
-import { MAX_PER_SHARD, MAX_SHARDS, planShards, samePlans, type ShardPlan } from "./shard_plan.ts";
+import { MAX_SHARD_INSTRUMENTS, MAX_SHARDS } from "../lifecycle/machine.ts";
+import { planShards, samePlans, type ShardPlan } from "./shard_plan.ts";
 import { type ClientId, SubscriptionRegistry } from "./subscription_registry.ts";
 
 /** Close code for a client whose send queue filled: it stopped reading, or reads too slowly. */
@@ -282,7 +283,9 @@ export function createEndpoint(options: EndpointOptions): Endpoint {
         return sendError(client, request.error);
       case "subscribe": {
         const { accepted, refused } = registry.subscribe(client.id, request.tokens);
-        if (refused.length > 0) sendError(client, overLimit(refused, MAX_SHARDS * MAX_PER_SHARD));
+        if (refused.length > 0) {
+          sendError(client, overLimit(refused, MAX_SHARDS * MAX_SHARD_INSTRUMENTS));
+        }
         client.view = null;
         replay(client, accepted);
         break;

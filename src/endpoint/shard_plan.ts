@@ -1,6 +1,6 @@
 /**
  * Spreads the instruments kitekeeper wants over Kite's upstream sockets: at most
- * {@linkcode MAX_SHARDS} sockets of at most {@linkcode MAX_PER_SHARD} instruments each (Kite's
+ * {@linkcode MAX_SHARDS} sockets of at most {@linkcode MAX_SHARD_INSTRUMENTS} instruments each (Kite's
  * limits for one api_key). Pure.
  *
  * The plan is stable, so a change of subscriptions moves nothing that is already streaming:
@@ -13,16 +13,9 @@
  * @module
  */
 import type { Mode } from "../kite/packets.ts";
+import { MAX_SHARD_INSTRUMENTS, MAX_SHARDS, type ShardPlan } from "../lifecycle/machine.ts";
 
-/** Kite's limit of ticker sockets for one api_key. */
-export const MAX_SHARDS = 3;
-/** Kite's limit of instruments on one ticker socket. */
-export const MAX_PER_SHARD = 3000;
-
-/** What one upstream socket (shard) should be subscribed to: instrument token → mode. */
-export interface ShardPlan {
-  readonly instruments: ReadonlyMap<number, Mode>;
-}
+export type { ShardPlan };
 
 /** Options of {@linkcode planShards}; the defaults are Kite's limits. */
 export interface PlanOptions {
@@ -42,7 +35,7 @@ export function planShards(
   options: PlanOptions = {},
 ): ShardPlan[] {
   const maxShards = options.maxShards ?? MAX_SHARDS;
-  const perShard = options.perShard ?? MAX_PER_SHARD;
+  const perShard = options.perShard ?? MAX_SHARD_INSTRUMENTS;
   if (wanted.size > maxShards * perShard) {
     throw new RangeError(
       `Failed to plan shards: ${wanted.size} instruments exceed ${maxShards} × ${perShard}`,

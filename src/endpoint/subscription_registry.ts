@@ -12,7 +12,7 @@
  * @module
  */
 import type { Mode } from "../kite/packets.ts";
-import { MAX_PER_SHARD, MAX_SHARDS } from "./shard_plan.ts";
+import { MAX_SHARD_INSTRUMENTS, MAX_SHARDS } from "../lifecycle/machine.ts";
 
 /** Identifies one local client for the registry's lifetime. */
 export type ClientId = number;
@@ -51,7 +51,7 @@ export class SubscriptionRegistry {
   /** An empty registry over the configured instruments. */
   constructor(options: RegistryOptions = {}) {
     this.#base = options.base ?? new Map();
-    this.#limit = options.limit ?? MAX_SHARDS * MAX_PER_SHARD;
+    this.#limit = options.limit ?? MAX_SHARDS * MAX_SHARD_INSTRUMENTS;
     this.#unionSize = this.#base.size;
   }
 

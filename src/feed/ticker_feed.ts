@@ -6,6 +6,7 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
+import type { Endpoint } from "../endpoint/endpoint.ts";
 import { createTickerPort, type TickerPort } from "../kite/ticker.ts";
 import type { Event } from "../lifecycle/machine.ts";
 import type { Logger } from "../log.ts";
@@ -19,6 +20,8 @@ export interface TickerFeedOptions {
   readonly feed: FeedStore;
   /** Where ticks are fanned out to `/stream` clients. */
   readonly streams: Pick<StreamHub, "publish">;
+  /** The Kite-compatible endpoint: Kite's bytes and order updates, passed on as they came. */
+  readonly endpoint: Pick<Endpoint, "publish" | "forward">;
   /** Delivers a lifecycle event (the actor's `send`). */
   send(event: Event): void;
   readonly clock: Clock;
@@ -32,16 +35,17 @@ export interface TickerFeed extends TickerPort, AsyncDisposable {}
 
 /** Creates the socket port for Kite's ticker at `tickerUrl`, reporting as described above. */
 export function connectTickerFeed(tickerUrl: string, options: TickerFeedOptions): TickerFeed {
-  const { feed, streams, send, clock, log } = options;
+  const { feed, streams, endpoint, send, clock, log } = options;
   const port = createTickerPort(tickerUrl, {
     apiKey: options.apiKey,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     timers: clock,
     handlers: {
       opened: (gen) => send({ type: "SocketOpened", gen }),
-      binary(gen, decoded) {
+      binary(gen, decoded, raw) {
         const at = clock.now();
         if (decoded.kind === "ticks") {
+          endpoint.publish(raw); // First: local programs wait on it, the rest is bookkeeping.
           feed.record(decoded.ticks, at);
           streams.publish(decoded.ticks, at);
           if (decoded.errors > 0) {
@@ -56,6 +60,8 @@ export function connectTickerFeed(tickerUrl: string, options: TickerFeedOptions)
       text(gen, message) {
         if (message.type === "error") {
           send({ type: "TextError", gen, message: String(message.data) });
+        } else if (message.type === "order") {
+          endpoint.forward(JSON.stringify({ type: "order", data: message.data }));
         } else if (message.type === "invalid") {
           log("warn", `Kite sent an unreadable text message: ${message.reason}`);
         } else {

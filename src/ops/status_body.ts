@@ -36,6 +36,21 @@ export interface UpstreamShard {
   readonly attempts: number;
 }
 
+/** The Kite-compatible endpoint (`/ws`), as `/status` shows it. */
+export interface EndpointStatus {
+  /** Where local programs point their Kite client (`root`), e.g. `ws://127.0.0.1:8000/ws`. */
+  readonly url: string;
+  /** Local clients connected now. */
+  readonly clients: number;
+  readonly max_clients: number;
+  /** Instruments subscribed upstream: every client's and the configured ones, once each. */
+  readonly instruments: number;
+  /** Client–instrument pairs held (an instrument two clients hold counts twice). */
+  readonly subscriptions: number;
+  /** Clients closed because their send queue filled (they stopped reading). */
+  readonly slow_drops_total: number;
+}
+
 /** `GET /status`'s body. */
 export interface StatusBody {
   readonly state: StateName;
@@ -61,6 +76,8 @@ export interface StatusBody {
     readonly last_error: string | null;
     readonly text_errors_total: number;
   };
+  /** The Kite-compatible endpoint for local programs. */
+  readonly endpoint: EndpointStatus;
   readonly login_url: string | null;
   readonly pid: number;
   readonly version: string;

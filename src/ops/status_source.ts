@@ -9,7 +9,7 @@ import type { FeedStore } from "../feed/store.ts";
 import type { Mode } from "../kite/packets.ts";
 import type { Actor } from "../lifecycle/actor.ts";
 import type { MarketPhaseAt } from "../market/phase_cache.ts";
-import type { StatusBody } from "./status_body.ts";
+import type { EndpointStatus, StatusBody } from "./status_body.ts";
 import { renderStatus } from "./status_view.ts";
 
 /** Options of {@linkcode statusSource}. */
@@ -21,6 +21,8 @@ export interface StatusSourceOptions {
   readonly market: MarketPhaseAt;
   /** The quiet-feed warning now, or `null`. */
   feedWarning(): string | null;
+  /** The Kite-compatible endpoint now. */
+  endpoint(): EndpointStatus;
   readonly mode: Mode;
   /** The URL that starts a login here. */
   readonly loginUrl: string;
@@ -44,6 +46,7 @@ export function statusSource(options: StatusSourceOptions): () => StatusBody {
       now,
       market: market(now),
       feedWarning: options.feedWarning(),
+      endpoint: options.endpoint(),
     });
   };
 }

@@ -8,7 +8,7 @@ import type { FeedSnapshot } from "../feed/store.ts";
 import type { Mode } from "../kite/packets.ts";
 import { describeError, shardState, type Snapshot, wantsSocket } from "../lifecycle/machine.ts";
 import type { MarketPhase } from "../market/phase.ts";
-import type { StatusBody, UpstreamShard } from "./status_body.ts";
+import type { EndpointStatus, StatusBody, UpstreamShard } from "./status_body.ts";
 
 /** What the status body needs besides the snapshot. */
 export interface StatusContext {
@@ -26,6 +26,8 @@ export interface StatusContext {
   readonly market: MarketPhase;
   /** The quiet-feed warning at `now` (quiet_feed.ts), or `null`. */
   readonly feedWarning: string | null;
+  /** The Kite-compatible endpoint now. */
+  readonly endpoint: EndpointStatus;
 }
 
 function iso(ms: number | null): string | null {
@@ -83,6 +85,7 @@ export function renderStatus(snapshot: Snapshot, context: StatusContext): Status
       last_error: snapshot.lastError === null ? null : describeError(snapshot.lastError),
       text_errors_total: snapshot.textErrorsTotal,
     },
+    endpoint: context.endpoint,
     login_url: live && !snapshot.loginNeeded ? null : context.loginUrl,
     pid: context.pid,
     version: context.version,

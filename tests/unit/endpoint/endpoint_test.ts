@@ -244,3 +244,40 @@ Deno.test("a client that stops reading is closed when its queue fills; the other
   conn.close();
   await reader.close();
 });
+
+Deno.test("a client that disconnects mid-message is forgotten; the others go on", async () => {
+  await using fx = startEndpoint();
+  const reader = await connected(fx.url());
+  reader.send({ a: "subscribe", v: [INFY] });
+  const target = new URL(fx.url());
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(target.port) });
+  await conn.write(new TextEncoder().encode(
+    `GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n` +
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+      "Sec-WebSocket-Version: 13\r\n\r\n",
+  ));
+  while (fx.endpoint.stats().clients < 2) await new Promise((r) => setTimeout(r, 5));
+  // A masked text frame that announces 30 bytes and carries 10, then the connection ends.
+  await conn.write(new Uint8Array([0x81, 0x80 | 30, 1, 2, 3, 4, ...new Uint8Array(10)]));
+  conn.close();
+  while (fx.endpoint.stats().clients > 1) await new Promise((r) => setTimeout(r, 5));
+  fx.endpoint.publish(encode(ticks([INFY])));
+  assert.deepEqual((await reader.next(isTicks)).decoded.ticks, ticks([INFY], "quote"));
+  await reader.close();
+});
+
+Deno.test("100 clients connecting at once: all served up to maxClients, the rest get 429", async () => {
+  await using fx = startEndpoint({ limits: { maxClients: 80 } });
+  const probes = Array.from({ length: 100 }, () => new WsProbe(fx.url()));
+  const outcomes = await Promise.all(
+    probes.map((probe) => probe.next((e) => e.kind === "open" || e.kind === "error")),
+  );
+  assert.equal(outcomes.filter((e) => e.kind === "open").length, 80);
+  assert.equal(fx.endpoint.stats().refused_total.full, 20);
+  const open = probes.filter((_, i) => outcomes[i]!.kind === "open");
+  for (const probe of open) probe.send({ a: "subscribe", v: [NIFTY] });
+  await handled(fx.endpoint.stats, 80);
+  fx.endpoint.publish(encode(ticks([NIFTY])));
+  await Promise.all(open.map((probe) => probe.next(isTicks)));
+  await Promise.all(probes.map((probe) => probe.close()));
+});
