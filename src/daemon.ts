@@ -14,7 +14,7 @@ import { feedObservation } from "./feed/quiet_feed.ts";
 import { createStreamHub } from "./feed/stream_hub.ts";
 import { connectTickerFeed } from "./feed/ticker_feed.ts";
 import { createEndpoint } from "./endpoint/endpoint.ts";
-import { endpointFamilies } from "./endpoint/endpoint_metrics.ts";
+import { endpointFamilies } from "./ops/endpoint_metrics.ts";
 import { credentialCheck } from "./endpoint/credentials.ts";
 import { createApp } from "./http/app.ts";
 import { tickerPaths } from "./http/ticker_routes.ts";

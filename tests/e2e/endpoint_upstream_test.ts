@@ -91,6 +91,10 @@ Deno.test("5 clients with overlapping subscriptions: each instrument once upstre
   assert.equal(status.endpoint.clients, 5);
   assert.equal(status.endpoint.subscriptions, 12);
   assert.equal(status.endpoint.instruments, 4);
+  const metrics = await (await fetch(`${harness.daemon.url}/metrics`)).text();
+  assert.match(metrics, /^kitekeeper_endpoint_clients 5$/m);
+  assert.match(metrics, /^kitekeeper_endpoint_subscriptions 12$/m);
+  assert.match(metrics, /^kitekeeper_endpoint_messages_out_total \d+$/m);
 
   // The last clients wanting full and quote leave: modes drop, a (configured, ltp) stays.
   await clients[2]!.close();

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { MetricFamily } from "../ops/metrics.ts";
-import type { EndpointStats } from "./endpoint.ts";
+import type { MetricFamily } from "./metrics.ts";
+import type { EndpointStats } from "../endpoint/endpoint.ts";
 
 function gauge(name: string, help: string, value: number): MetricFamily {
   return { name, help, type: "gauge", samples: [{ value }] };
