@@ -21,6 +21,8 @@ export interface ClusterKeys {
   readonly events: string;
   /** The holder's latest feed state (JSON), for standbys' `/status`. */
   readonly state: string;
+  /** Prefix of the login-state nonces: issued on one node, consumable once on any. */
+  readonly loginNonce: string;
 }
 
 const CLUSTER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -46,5 +48,6 @@ export function clusterKeys(name: string): ClusterKeys {
     last: `${prefix}last`,
     events: `${prefix}events`,
     state: `${prefix}state`,
+    loginNonce: `${prefix}login:`,
   });
 }

@@ -40,14 +40,16 @@ function fromHex(text: string): Uint8Array<ArrayBuffer> | null {
  * ```
  */
 export async function createLoginStates(
-  options: { now?: () => number; ttlMs?: number } = {},
+  options: { now?: () => number; ttlMs?: number; key?: CryptoKey } = {},
 ): Promise<LoginStates> {
   const now = options.now ?? Date.now;
   const ttlMs = options.ttlMs ?? 10 * 60_000;
-  const key = await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-    "verify",
-  ]);
+  // A cluster passes a key every node derives alike, so any node can check the signature.
+  const key = options.key ?? await crypto.subtle.generateKey(
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign", "verify"],
+  );
   // nonce → expiry (ms); a nonce leaves on first use or when it expires.
   const pending = new Map<string, number>();
 
