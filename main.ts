@@ -15,7 +15,7 @@ const HELP = `${USAGE}
 Subcommands:
   run       --env-file PATH --listen HOST:PORT   the daemon: keeps the Kite feed live
   simulate  --listen HOST:PORT --api-key K --api-secret S --user-id U --password P
-            --redirect-url URL [--tick-ms N]       a local Kite (login, REST, ticker)
+            --redirect-url URL [--tick-ms N] [--market-hours]  a local Kite (login, REST, ticker)
   demo      [--listen HOST:PORT] [--auto [--cycle-s N]]  the simulator and the daemon wired together
   status    [--url URL] [--json]                   a summary of a running daemon's /status
   export    --journal DIR --date YYYY-MM-DD --format csv|parquet [--out FILE]

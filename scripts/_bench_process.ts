@@ -14,6 +14,7 @@ import {
   startSimulator,
 } from "../src/simulator/simulator.ts";
 import { freePort, KITE } from "../src/testing/daemon_harness.ts";
+import { optionTokens } from "../src/simulator/instruments.ts";
 import type { ClientReport } from "./_bench_client.ts";
 import { delay } from "./_bench_stats.ts";
 
@@ -326,11 +327,12 @@ export async function untilLive(url: string, timeoutMs = 20_000): Promise<void> 
 }
 
 /**
- * `count` instrument tokens the simulator makes random-walk NSE equities of (segment 1), the
- * same list in every process that asks.
+ * `count` instrument tokens the simulator ticks (its NFO option block: it sends nothing for
+ * tokens it does not list, as Kite), the same list in every process that asks; at most
+ * 10 000 (`OPTION_COUNT`).
  */
 export function equityTokens(count: number): number[] {
-  return Array.from({ length: count }, (_, i) => ((100_000 + i) << 8) | 1);
+  return optionTokens(count);
 }
 
 /** A client fleet (`scripts/_bench_client.ts`) running in its own process. */

@@ -1,5 +1,7 @@
 /**
- * `kitekeeper simulate`: runs the simulator until SIGINT or SIGTERM.
+ * `kitekeeper simulate`: runs the simulator until SIGINT or SIGTERM. `--market-hours` makes
+ * prices move only in NSE's pre-open and open phases (IST), as on Kite; by default the
+ * simulated market never closes.
  *
  * @module
  */
@@ -15,6 +17,7 @@ const FLAGS = {
   password: { type: "string" },
   "redirect-url": { type: "string" },
   "tick-ms": { type: "string" },
+  "market-hours": { type: "boolean" },
 } as const;
 
 function tickMs(text: string): number {
@@ -48,6 +51,7 @@ export async function simulateCommand(args: readonly string[]): Promise<number> 
     password: stringFlag(flags, "password"),
     redirectUrl: redirectUrl(stringFlag(flags, "redirect-url")),
     tickMs: tickMs(stringFlag(flags, "tick-ms", { fallback: "250" })),
+    marketHours: flags["market-hours"] === true,
   };
   const simulator = await startSimulator({ ...options, hostname, port });
   const stopped = Promise.withResolvers<Deno.Signal>();

@@ -5,7 +5,9 @@
  * @module
  */
 import { Hono } from "hono";
-import { kiteError } from "../kite/kite_error.ts";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { InjectedError, InjectedErrors } from "./injected_errors.ts";
+import { isKiteErrorType, KITE_ERROR_TYPES, kiteError } from "../kite/kite_error.ts";
 import type { SessionStore } from "./session_store.ts";
 import type { TickerHub } from "./ticker_hub.ts";
 
@@ -13,6 +15,8 @@ import type { TickerHub } from "./ticker_hub.ts";
 export interface ControlDeps {
   readonly sessions: SessionStore;
   readonly hub: TickerHub;
+  /** Errors for the next handshakes and the next REST calls. */
+  readonly rejects: { readonly ticker: InjectedErrors; readonly rest: InjectedErrors };
 }
 
 /** The connection info `Deno.serve` hands Hono as `c.env`. */
@@ -34,6 +38,42 @@ function milliseconds(text: string | undefined): number {
   return ms;
 }
 
+const MAX_COUNT = 1_000_000;
+
+function bad(message: string): never {
+  throw kiteError(400, "InputException", { message });
+}
+
+/** Reads `/_sim/reject`'s query: which error, how many times, for what. */
+function rejection(query: (name: string) => string | undefined): {
+  error: InjectedError;
+  count: number;
+  target: "ticker" | "rest";
+} {
+  const type = query("error_type") ?? "TokenException";
+  if (!isKiteErrorType(type)) {
+    bad(`Unknown \`error_type\` "${type}": one of ${Object.keys(KITE_ERROR_TYPES).join(", ")}.`);
+  }
+  const statusText = query("status");
+  const status = statusText === undefined ? KITE_ERROR_TYPES[type].status : Number(statusText);
+  if (!Number.isInteger(status) || status < 400 || status > 599) {
+    bad("Expected `status`, a whole number 400–599.");
+  }
+  const countText = query("count") ?? "1";
+  const count = Number(countText);
+  if (countText === "" || !Number.isInteger(count) || count < 0 || count > MAX_COUNT) {
+    bad(`Expected \`count\`, a whole number 0–${MAX_COUNT} (0 clears).`);
+  }
+  const target = query("target") ?? "ticker";
+  if (target !== "ticker" && target !== "rest") bad("Expected `target`, ticker or rest.");
+  const message = query("message") ?? KITE_ERROR_TYPES[type].message;
+  return {
+    error: { status: status as ContentfulStatusCode, errorType: type, message },
+    count,
+    target,
+  };
+}
+
 /** The `/_sim/*` routes. */
 export function controlRoutes(deps: ControlDeps): Hono<{ Bindings: PeerEnv }> {
   const app = new Hono<{ Bindings: PeerEnv }>();
@@ -47,6 +87,19 @@ export function controlRoutes(deps: ControlDeps): Hono<{ Bindings: PeerEnv }> {
   app.post("/_sim/expire", (c) => {
     deps.sessions.expireAll();
     return c.json({ expired: true });
+  });
+  app.post("/_sim/logout", (c) => c.json({ logged_out: deps.sessions.expireAll() }));
+  app.post("/_sim/reject", (c) => {
+    const { error, count, target } = rejection((name) => c.req.query(name));
+    const queue = deps.rejects[target];
+    if (count === 0) queue.clear();
+    else queue.push(error, count);
+    return c.json({
+      target,
+      status: error.status,
+      error_type: error.errorType,
+      pending: queue.pending(),
+    });
   });
   app.post("/_sim/drop", (c) => c.json({ dropped: deps.hub.drop() }));
   app.post("/_sim/stall", (c) => {

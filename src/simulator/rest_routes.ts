@@ -5,6 +5,7 @@
  * @module
  */
 import { Hono } from "hono";
+import type { InjectedErrors } from "./injected_errors.ts";
 import { kiteError } from "../kite/kite_error.ts";
 import type { SessionStore } from "./session_store.ts";
 
@@ -16,7 +17,15 @@ export interface RestDeps {
   readonly sessions: SessionStore;
   /** Epoch milliseconds. */
   readonly now: () => number;
+  /** Errors `/_sim/reject?target=rest` queued for the next calls. */
+  readonly rejects: InjectedErrors;
 }
+
+/** Each REST route and the methods it answers; another method gets 405. */
+const ROUTES: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  "/session/token": ["POST", "DELETE"],
+  "/user/profile": ["GET"],
+});
 
 const IST_OFFSET_MS = 330 * 60 * 1000;
 const INVALID_SESSION = "Incorrect `api_key` or `access_token`.";
@@ -62,6 +71,15 @@ function requireSession(header: string | undefined, sessions: SessionStore): voi
 /** The `/session/token` and `/user/profile` routes. */
 export function restRoutes(deps: RestDeps): Hono {
   const app = new Hono();
+  for (const path of Object.keys(ROUTES)) {
+    app.use(path, async function injectedError(_c, next) {
+      const injected = deps.rejects.take();
+      if (injected !== undefined) {
+        throw kiteError(injected.status, injected.errorType, { message: injected.message });
+      }
+      await next();
+    });
+  }
   app.post("/session/token", async (c) => {
     // A body that is not a form has no fields: Kite answers that with InputException too.
     const form = await c.req.formData().catch(() => new FormData());
@@ -103,5 +121,14 @@ export function restRoutes(deps: RestDeps): Hono {
     }
     return c.json({ status: "success", data: true });
   });
+  for (const [path, methods] of Object.entries(ROUTES)) {
+    // Reached only by a method the routes above do not answer (HEAD is GET's).
+    app.all(path, () => {
+      throw kiteError(405, "GeneralException", {
+        message: "Method not allowed.",
+        headers: { allow: methods.join(", ") },
+      });
+    });
+  }
   return app;
 }

@@ -96,8 +96,10 @@ export class SessionStore {
     return this.#accessTokens.delete(accessToken);
   }
 
-  /** Kills every access token, as Kite's daily expiry does. */
-  expireAll(): void {
+  /** Kills every access token, as Kite's daily expiry or a Kite Web logout does; returns how many. */
+  expireAll(): number {
+    const killed = this.#accessTokens.size;
     this.#accessTokens.clear();
+    return killed;
   }
 }

@@ -14,9 +14,10 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { controlRoutes, type PeerEnv } from "./control_routes.ts";
+import { InjectedErrors } from "./injected_errors.ts";
 import { kiteErrorResponse } from "../kite/kite_error.ts";
 import { loginRoutes } from "./login_routes.ts";
-import { Market } from "./market.ts";
+import { Market, type Random } from "./market.ts";
 import { restRoutes } from "./rest_routes.ts";
 import { SessionStore } from "./session_store.ts";
 import { TickerHub, type TickerStats } from "./ticker_hub.ts";
@@ -36,10 +37,19 @@ export interface SimulatorOptions {
   readonly port?: number;
   /** Tick cadence; defaults to 250 ms. */
   readonly tickMs?: number;
-  /** Heartbeat cadence; defaults to 1000 ms, as Kite's. */
+  /** Silence after which a socket gets a heartbeat; defaults to 1000 ms, as Kite's. */
   readonly heartbeatMs?: number;
-  /** Epoch milliseconds for request token expiry, login_time and tick timestamps. */
+  /** Epoch milliseconds for request token expiry, login_time, tick timestamps and the
+   * market phase. */
   readonly clock?: { now(): number };
+  /** Prices move only in NSE's pre-open and open phases (IST); default: always. */
+  readonly marketHours?: boolean;
+  /** Trading holidays (ISO dates, IST) for `marketHours`; defaults to NSE's 2026 list. */
+  readonly holidays?: ReadonlySet<string>;
+  /** Drives the random walk; defaults to `Math.random`. */
+  readonly random?: Random;
+  /** Concurrent ticker sockets allowed; Kite's 3 unless a benchmark needs more. */
+  readonly maxSockets?: number;
   /** The profile's user_name; defaults to "Kite Simulator". */
   readonly userName?: string;
 }
@@ -82,11 +92,23 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     apiSecret: options.apiSecret,
     now,
   });
+  const rejects = { ticker: new InjectedErrors(), rest: new InjectedErrors() };
+  const market = new Market({
+    now,
+    hours: options.marketHours === true ? "nse" : "always",
+    ...(options.holidays === undefined ? {} : { holidays: options.holidays }),
+    ...(options.random === undefined ? {} : { random: options.random }),
+  });
   const hub = new TickerHub({
     sessions,
-    market: new Market({ now }),
+    market,
+    now,
+    rejects: rejects.ticker,
     tickMs: positive(options.tickMs ?? 250, "tickMs"),
     heartbeatMs: positive(options.heartbeatMs ?? 1000, "heartbeatMs"),
+    ...(options.maxSockets === undefined
+      ? {}
+      : { maxSockets: positive(options.maxSockets, "maxSockets") }),
   });
   const app = new Hono<{ Bindings: PeerEnv }>();
   app.route("/", loginRoutes({ ...options, sessions }));
@@ -98,9 +120,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       userName: options.userName ?? "Kite Simulator",
       sessions,
       now,
+      rejects: rejects.rest,
     }),
   );
-  app.route("/", controlRoutes({ sessions, hub }));
+  app.route("/", controlRoutes({ sessions, hub, rejects }));
   app.get("/ws", (c) => hub.upgrade(c.req.raw));
   app.get("/ws/", (c) => hub.upgrade(c.req.raw));
   app.notFound(() => kiteErrorResponse(404, "GeneralException", { message: "Route not found." }));

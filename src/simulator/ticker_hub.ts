@@ -1,21 +1,31 @@
 /**
- * ws.kite.trade, simulated: the WebSocket handshake (403 for a bad token), heartbeats, the
- * subscribe/unsubscribe/mode requests, cached and changed ticks, Kite's limits, and the
- * faults `/_sim/*` asks for.
+ * ws.kite.trade, simulated: the WebSocket handshake (403 for a bad token), heartbeats when a
+ * socket is idle, the subscribe/unsubscribe/mode requests, cached and changed ticks in each
+ * socket's modes, Kite's limits, and the faults `/_sim/*` asks for.
  *
- * Limits, as Kite states them (kite.trade forum, Zerodha staff): at most 3 sockets an
- * api_key (Kite refuses a 4th upgrade with HTTP 429 "TooManyRequests", so does this) and
- * at most 3000 instruments a socket (Kite does not document its reply; here tokens past
- * 3000 stay unsubscribed and the socket gets one `{"type":"error","data":…}` text message).
+ * What Kite does, and so this hub:
+ * - Heartbeats: a 1-byte binary message, only when the socket has had nothing else for
+ *   about a second (`heartbeatMs`); a socket that gets ticks gets no heartbeats.
+ * - Subscribe: tokens are not validated (kite.trade forum #7069); a known token's cached
+ *   tick is sent at once in quote mode (Kite's default after subscribe), an unknown one
+ *   never ticks. Later ticks only when the price changed.
+ * - Limits (Kite's docs: "up to 3000 instruments on a single WebSocket connection … upto 3
+ *   websocket connections" an api_key): a 4th concurrent upgrade is refused with HTTP 429
+ *   and Kite's error body (429 is Kite's documented rate-limit status; what it sends for a
+ *   4th socket is not documented); tokens past 3000 on a socket stay unsubscribed and the
+ *   socket gets one `{"type":"error","data":…}` text message (Kite's server raises a "max
+ *   tokens exceeded" error, zerodha/pykiteconnect#67; its wording is not published).
  *
  * Choices where Kite's behaviour is not written down: a `mode` request for a token that is
  * not subscribed is ignored; a mode change sends that token's cached tick in the new mode
- * at once (as a subscribe does); `/_sim/drop` closes with {@linkcode DROP_CLOSE_CODE}
- * because Deno's server WebSocket cannot cut the TCP connection without a close frame.
+ * at once (as a subscribe does); requests that are not JSON, or name no known action, are
+ * ignored; `/_sim/drop` closes with {@linkcode DROP_CLOSE_CODE} because Deno's server
+ * WebSocket cannot cut the TCP connection without a close frame.
  *
  * @module
  */
-import { encode, encodeHeartbeat, type Mode, type Tick } from "../kite/packets.ts";
+import { encodeHeartbeat, type Mode } from "../kite/packets.ts";
+import type { InjectedErrors } from "./injected_errors.ts";
 import { kiteErrorResponse } from "../kite/kite_error.ts";
 import type { Market } from "./market.ts";
 import type { SessionStore } from "./session_store.ts";
@@ -24,10 +34,29 @@ import type { SessionStore } from "./session_store.ts";
 export interface TickerHubOptions {
   readonly sessions: SessionStore;
   readonly market: Market;
+  /** Epoch milliseconds, read once at the start of each tick round. */
+  readonly now: () => number;
+  /** Handshake errors `/_sim/reject` queued. */
+  readonly rejects: InjectedErrors;
   /** Tick cadence in milliseconds. */
   readonly tickMs: number;
-  /** Heartbeat cadence in milliseconds. */
+  /** How long a socket stays silent before it gets a heartbeat, in milliseconds. */
   readonly heartbeatMs: number;
+  /** Concurrent sockets an api_key may hold; Kite's 3 unless a benchmark needs more. */
+  readonly maxSockets?: number;
+}
+
+/** One open socket, as `GET /_sim/stats` reports it. */
+export interface SocketStats {
+  /** Token → mode, unknown tokens included (Kite counts them against the limit too). */
+  readonly subscriptions: Record<string, Mode>;
+  /** `subscribe` requests received: shows how a client batches. */
+  readonly subscribe_messages: number;
+  readonly unsubscribe_messages: number;
+  readonly mode_messages: number;
+  /** Tick packets sent on this socket. */
+  readonly ticks_sent: number;
+  readonly heartbeats_sent: number;
 }
 
 /** Counters and subscriptions, as `GET /_sim/stats` reports them. */
@@ -39,16 +68,25 @@ export interface TickerStats {
   readonly heartbeats_sent: number;
   /** Every open socket's subscriptions merged: token → mode (a later socket wins a tie). */
   readonly subscriptions: Record<string, Mode>;
-  /** Each open socket's subscriptions, in the order they opened. */
-  readonly sockets: readonly { readonly subscriptions: Record<string, Mode> }[];
+  /** Each open socket, in the order they opened. */
+  readonly sockets: readonly SocketStats[];
   /** Access tokens live now (issued, not yet logged out or expired). */
   readonly sessions_active: number;
+  /** Whether prices move now (`--market-hours` stops them outside NSE's pre-open and open). */
+  readonly market_moving: boolean;
 }
 
 interface Client {
   readonly socket: WebSocket;
   readonly modes: Map<number, Mode>;
   readonly closed: Promise<void>;
+  /** `performance.now()` of the last message sent: heartbeats fill only silences. */
+  lastSentAt: number;
+  subscribeMessages: number;
+  unsubscribeMessages: number;
+  modeMessages: number;
+  ticksSent: number;
+  heartbeatsSent: number;
 }
 
 /** Kite's limits. */
@@ -60,8 +98,11 @@ const MODES: ReadonlySet<string> = new Set(["ltp", "quote", "full"]);
 export const DROP_CLOSE_CODE = 4000;
 /** How long `close()` waits for a peer to answer the close handshake. */
 const CLOSE_GRACE_MS = 1000;
+/** Silence is checked this many times a heartbeat period, so a beat is at most 25 % late. */
+const HEARTBEAT_CHECKS_PER_PERIOD = 4;
 /** Two packets announced, the first cut short: every decoder must flag it. */
 const GARBAGE = new Uint8Array([0x00, 0x02, 0x00, 0x2c, 0x00, 0x06, 0x3a, 0x01, 0xff]);
+const HEARTBEAT = encodeHeartbeat();
 
 function tokensOf(value: unknown): number[] {
   if (!Array.isArray(value)) return [];
@@ -76,6 +117,8 @@ function record(modes: ReadonlyMap<number, Mode>): Record<string, Mode> {
 export class TickerHub {
   #options: TickerHubOptions;
   #clients = new Set<Client>();
+  /** Known tokens any socket subscribed → how many sockets did: the market moves these. */
+  #wanted = new Map<number, number>();
   #accepted = 0;
   #rejected = 0;
   #ticksSent = 0;
@@ -90,10 +133,13 @@ export class TickerHub {
   constructor(options: TickerHubOptions) {
     this.#options = options;
     this.#tickTimer = setInterval(() => this.#tick(), options.tickMs);
-    this.#heartbeatTimer = setInterval(() => this.#heartbeat(), options.heartbeatMs);
+    this.#heartbeatTimer = setInterval(
+      () => this.#heartbeat(),
+      Math.max(1, options.heartbeatMs / HEARTBEAT_CHECKS_PER_PERIOD),
+    );
   }
 
-  /** Answers a `/ws` request: an upgrade, or Kite's refusal (403, 429, 503). */
+  /** Answers a `/ws` request: an upgrade, or Kite's refusal (403, 429, 503, or injected). */
   upgrade(request: Request): Response {
     const refusal = this.#refusal(request);
     if (refusal !== undefined) {
@@ -107,10 +153,16 @@ export class TickerHub {
       socket,
       modes: new Map(),
       closed: new Promise((resolve) => socket.addEventListener("close", () => resolve())),
+      lastSentAt: performance.now(),
+      subscribeMessages: 0,
+      unsubscribeMessages: 0,
+      modeMessages: 0,
+      ticksSent: 0,
+      heartbeatsSent: 0,
     };
     this.#clients.add(client);
     socket.addEventListener("message", (event) => this.#onMessage(client, event.data));
-    socket.addEventListener("close", () => this.#clients.delete(client));
+    socket.addEventListener("close", () => this.#forget(client));
     return response;
   }
 
@@ -124,6 +176,10 @@ export class TickerHub {
     if (performance.now() < this.#refuseUntil) {
       return kiteErrorResponse(503, "NetworkException", { message: "Service unavailable." });
     }
+    const injected = this.#options.rejects.take();
+    if (injected !== undefined) {
+      return kiteErrorResponse(injected.status, injected.errorType, { message: injected.message });
+    }
     const query = new URL(request.url).searchParams;
     const live = this.#options.sessions.isLive(
       query.get("api_key") ?? "",
@@ -134,10 +190,31 @@ export class TickerHub {
         message: "Incorrect `api_key` or `access_token`.",
       });
     }
-    if (this.#clients.size >= MAX_SOCKETS_PER_KEY) {
-      return kiteErrorResponse(429, "NetworkException", { message: "TooManyRequests" });
+    const max = this.#options.maxSockets ?? MAX_SOCKETS_PER_KEY;
+    if (this.#clients.size >= max) {
+      return kiteErrorResponse(429, "NetworkException", {
+        message: `Too many requests: at most ${max} WebSocket connections an api_key.`,
+      });
     }
     return undefined;
+  }
+
+  #forget(client: Client): void {
+    if (!this.#clients.delete(client)) return;
+    for (const token of client.modes.keys()) this.#release(token);
+  }
+
+  #want(token: number): void {
+    if (this.#options.market.knows(token)) {
+      this.#wanted.set(token, (this.#wanted.get(token) ?? 0) + 1);
+    }
+  }
+
+  #release(token: number): void {
+    const count = this.#wanted.get(token);
+    if (count === undefined) return;
+    if (count <= 1) this.#wanted.delete(token);
+    else this.#wanted.set(token, count - 1);
   }
 
   #stalled(): boolean {
@@ -148,6 +225,7 @@ export class TickerHub {
     if (client.socket.readyState !== WebSocket.OPEN) return false;
     try {
       client.socket.send(data);
+      client.lastSentAt = performance.now();
       return true;
     } catch {
       // The peer went away between the check and the send; its close event cleans up.
@@ -155,14 +233,34 @@ export class TickerHub {
     }
   }
 
+  /** Sends `tokens` the client subscribed (and the market knows) in one binary message. */
   #sendTicks(client: Client, tokens: Iterable<number>): void {
     if (this.#stalled()) return;
-    const ticks: Tick[] = [];
+    const market = this.#options.market;
+    const packets: Uint8Array[] = [];
+    let size = 2;
     for (const token of tokens) {
       const mode = client.modes.get(token);
-      if (mode !== undefined) ticks.push(this.#options.market.tick(token, mode));
+      if (mode === undefined) continue;
+      const packet = market.packet(token, mode);
+      if (packet === undefined) continue;
+      packets.push(packet);
+      size += 2 + packet.byteLength;
     }
-    if (ticks.length > 0 && this.#send(client, encode(ticks))) this.#ticksSent += ticks.length;
+    if (packets.length === 0) return;
+    const message = new Uint8Array(size);
+    const view = new DataView(message.buffer);
+    view.setUint16(0, packets.length);
+    let at = 2;
+    for (const packet of packets) {
+      view.setUint16(at, packet.byteLength);
+      message.set(packet, at + 2);
+      at += 2 + packet.byteLength;
+    }
+    if (this.#send(client, message)) {
+      client.ticksSent += packets.length;
+      this.#ticksSent += packets.length;
+    }
   }
 
   #onMessage(client: Client, data: unknown): void {
@@ -171,13 +269,19 @@ export class TickerHub {
     try {
       request = JSON.parse(data);
     } catch {
-      return; // Kite ignores what it cannot parse.
+      return;
     }
     if (request === null || typeof request !== "object") return;
-    if (request.a === "subscribe") this.#subscribe(client, tokensOf(request.v));
-    else if (request.a === "unsubscribe") {
-      for (const token of tokensOf(request.v)) client.modes.delete(token);
+    if (request.a === "subscribe") {
+      client.subscribeMessages++;
+      this.#subscribe(client, tokensOf(request.v));
+    } else if (request.a === "unsubscribe") {
+      client.unsubscribeMessages++;
+      for (const token of tokensOf(request.v)) {
+        if (client.modes.delete(token)) this.#release(token);
+      }
     } else if (request.a === "mode" && Array.isArray(request.v)) {
+      client.modeMessages++;
       const [mode, tokens] = request.v as unknown[];
       if (typeof mode === "string" && MODES.has(mode)) {
         this.#setMode(client, mode as Mode, tokensOf(tokens));
@@ -195,6 +299,7 @@ export class TickerHub {
         continue;
       }
       client.modes.set(token, "quote"); // Kite's default mode after subscribe.
+      this.#want(token);
       added.push(token);
     }
     if (refused > 0) {
@@ -217,19 +322,22 @@ export class TickerHub {
   }
 
   #tick(): void {
-    const subscribed = new Set<number>();
-    for (const client of this.#clients) {
-      for (const token of client.modes.keys()) subscribed.add(token);
-    }
-    if (subscribed.size === 0) return;
-    const changed = this.#options.market.step(subscribed);
+    if (this.#wanted.size === 0) return;
+    const changed = this.#options.market.step(this.#wanted.keys(), this.#options.now());
+    if (changed.length === 0) return;
     for (const client of this.#clients) this.#sendTicks(client, changed);
   }
 
   #heartbeat(): void {
     if (this.#stalled()) return;
-    const beat = encodeHeartbeat();
-    for (const client of this.#clients) if (this.#send(client, beat)) this.#heartbeatsSent++;
+    const silentSince = performance.now() - this.#options.heartbeatMs;
+    for (const client of this.#clients) {
+      if (client.lastSentAt > silentSince) continue;
+      if (this.#send(client, HEARTBEAT)) {
+        client.heartbeatsSent++;
+        this.#heartbeatsSent++;
+      }
+    }
   }
 
   /** Closes every socket at once with {@linkcode DROP_CLOSE_CODE}; returns how many. */
@@ -271,10 +379,17 @@ export class TickerHub {
   /** Counters and subscriptions now. */
   stats(): TickerStats {
     const merged = new Map<number, Mode>();
-    const sockets: { subscriptions: Record<string, Mode> }[] = [];
+    const sockets: SocketStats[] = [];
     for (const client of this.#clients) {
       for (const [token, mode] of client.modes) merged.set(token, mode);
-      sockets.push({ subscriptions: record(client.modes) });
+      sockets.push({
+        subscriptions: record(client.modes),
+        subscribe_messages: client.subscribeMessages,
+        unsubscribe_messages: client.unsubscribeMessages,
+        mode_messages: client.modeMessages,
+        ticks_sent: client.ticksSent,
+        heartbeats_sent: client.heartbeatsSent,
+      });
     }
     return {
       handshakes: { accepted: this.#accepted, rejected: this.#rejected },
@@ -284,6 +399,7 @@ export class TickerHub {
       subscriptions: record(merged),
       sockets,
       sessions_active: this.#options.sessions.liveCount(),
+      market_moving: this.#options.market.movingNow(),
     };
   }
 

@@ -35,12 +35,17 @@ export function simOptions(overrides: Partial<SimulatorOptions> = {}): Simulator
   };
 }
 
-/** Runs `fn` with a test simulator on its own fake clock, and closes the simulator afterwards. */
+/**
+ * Runs `fn` with a test simulator on its own fake clock (from `start`, default a Monday
+ * 09:15 IST), and closes the simulator afterwards.
+ */
 export async function withSimulator(
   fn: (sim: Simulator, clock: FakeClock) => Promise<void>,
+  options: Partial<SimulatorOptions> & { start?: number } = {},
 ): Promise<void> {
-  const clock = new FakeClock(SIM_START);
-  const sim = await startSimulator(simOptions({ clock }));
+  const { start, ...overrides } = options;
+  const clock = new FakeClock(start ?? SIM_START);
+  const sim = await startSimulator(simOptions({ clock, ...overrides }));
   try {
     await fn(sim, clock);
   } finally {

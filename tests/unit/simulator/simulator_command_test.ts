@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { nseHolidays2026 } from "../../../src/market/holidays_nse_2026.ts";
+import { marketPhase } from "../../../src/market/phase.ts";
 import { CREDENTIALS } from "../../_support/sim_fixture.ts";
 
 import { MAIN } from "../../_support/run.ts";
@@ -104,5 +106,35 @@ Deno.test("simulate exits 2 with the usage line for an unknown or missing flag",
     assert.equal(output.code, 2, `${args.slice(4).join(" ")}: ${stderr}`);
     assert.match(stderr, /Usage: kitekeeper/);
     assert.equal(new TextDecoder().decode(output.stdout), "");
+  }
+});
+
+Deno.test("simulate --market-hours follows NSE's phases on the real clock; without it the market never closes", async () => {
+  for (const extra of [[], ["--market-hours"]]) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: simulateArgs(extra),
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    try {
+      const { match, rest } = await readUntil(child.stdout, READY);
+      const before = marketPhase(Date.now(), { holidays: nseHolidays2026() }).phase;
+      const stats = await (await fetch(`${match[1]}/_sim/stats`)).json();
+      const after = marketPhase(Date.now(), { holidays: nseHolidays2026() }).phase;
+      if (extra.length === 0) assert.equal(stats.market_moving, true);
+      else if (before === after) {
+        assert.equal(stats.market_moving, before === "pre_open" || before === "open", before);
+      }
+      child.kill("SIGTERM");
+      assert.equal((await child.status).code, 0);
+      await drain(rest);
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already exited.
+      }
+      await child.status;
+    }
   }
 });

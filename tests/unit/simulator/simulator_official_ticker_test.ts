@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
+import type { Mode, Tick } from "../../../src/kite/packets.ts";
+import { optionTokens } from "../../../src/simulator/instruments.ts";
 import { startSimulator } from "../../../src/simulator/simulator.ts";
+import { FakeClock } from "../../../src/testing/fake_clock.ts";
 import { CREDENTIALS, simOptions } from "../../_support/sim_fixture.ts";
+import { isTicks, WsProbe } from "../../_support/ws_probe.ts";
 
 const PROBE = new URL("../../_support/official_ticker_probe.ts", import.meta.url);
 const ROOT = new URL("../../../", import.meta.url);
@@ -10,10 +14,15 @@ interface ProbeResult {
   error: string | null;
   modes: Record<string, string>;
   ticks: number;
+  values: Record<string, Record<string, unknown>>;
 }
 
 /** Runs the official KiteTicker in a child process and returns what it printed. */
-async function runOfficialTicker(url: string, token: string): Promise<ProbeResult> {
+async function runOfficialTicker(
+  url: string,
+  token: string,
+  extra: readonly string[] = [],
+): Promise<ProbeResult> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -24,6 +33,7 @@ async function runOfficialTicker(url: string, token: string): Promise<ProbeResul
       url,
       CREDENTIALS.apiKey,
       token,
+      ...extra,
     ],
     cwd: ROOT.pathname,
     stdout: "piped",
@@ -53,4 +63,107 @@ Deno.test("the official KiteTicker gets a 403 error for a bad token", async () =
   assert.equal(result.connected, false);
   assert.match(result.error ?? "", /403/);
   assert.deepEqual(sim.stats().handshakes, { accepted: 0, rejected: 1 });
+});
+
+/** One instrument of every segment: indices, NSE, BSE, NFO, BFO, CDS (÷1e7), BCD (÷1e4), MCX. */
+const EVERY_SEGMENT = [
+  256265,
+  260105,
+  265,
+  408065,
+  500325 * 256 + 4,
+  optionTokens(1)[0] as number,
+  800001 * 256 + 5,
+  1001 * 256 + 3,
+  2001 * 256 + 6,
+  400002 * 256 + 7,
+];
+
+/** What the official parser should give for `tick`, in its own field names. */
+function officialShape(tick: Tick): Record<string, unknown> {
+  const base = {
+    tradable: tick.tradable,
+    mode: tick.mode,
+    instrument_token: tick.instrument_token,
+  };
+  if (tick.kind === "ltp") return { ...base, last_price: tick.last_price };
+  const ohlc = { ...tick.ohlc };
+  if (tick.kind === "index") {
+    const index = { ...base, last_price: tick.last_price, ohlc, change: tick.change_percent };
+    return tick.mode === "full" ? { ...index, exchange_timestamp: tick.exchange_timestamp } : index;
+  }
+  const quote = {
+    ...base,
+    last_price: tick.last_price,
+    last_traded_quantity: tick.last_quantity,
+    average_traded_price: tick.average_price,
+    volume_traded: tick.volume,
+    total_buy_quantity: tick.buy_quantity,
+    total_sell_quantity: tick.sell_quantity,
+    ohlc,
+    change: tick.change_percent,
+  };
+  if (tick.mode !== "full") return quote;
+  return {
+    ...quote,
+    last_trade_time: tick.last_trade_time,
+    exchange_timestamp: tick.exchange_timestamp,
+    oi: tick.oi,
+    oi_day_high: tick.oi_day_high,
+    oi_day_low: tick.oi_day_low,
+    depth: {
+      buy: tick.depth.buy.map((l) => ({ ...l })),
+      sell: tick.depth.sell.map((l) => ({ ...l })),
+    },
+  };
+}
+
+for (const mode of ["ltp", "quote", "full"] as Mode[]) {
+  Deno.test(`the official KiteTicker decodes ${mode} ticks of every segment to what our decoder reads`, async () => {
+    // A closed market (a Saturday, with --market-hours): nothing moves, so both sockets get
+    // the same cached ticks.
+    const start = Date.UTC(2026, 0, 10, 6, 0);
+    await using sim = await startSimulator(
+      simOptions({ clock: new FakeClock(start), marketHours: true }),
+    );
+    const token = sim.issueAccessToken();
+    const ours = new WsProbe(
+      `${sim.tickerUrl}?api_key=${CREDENTIALS.apiKey}&access_token=${token}`,
+    );
+    await ours.opened();
+    ours.send({ a: "subscribe", v: EVERY_SEGMENT });
+    ours.send({ a: "mode", v: [mode, EVERY_SEGMENT] });
+    const seen = new Map<number, Tick>();
+    while (EVERY_SEGMENT.some((t) => seen.get(t)?.mode !== mode)) {
+      for (const tick of (await ours.next(isTicks)).decoded.ticks) {
+        seen.set(tick.instrument_token, tick);
+      }
+    }
+    const result = await runOfficialTicker(sim.tickerUrl, token, [mode, EVERY_SEGMENT.join(",")]);
+    assert.equal(result.error, null);
+    for (const instrument of EVERY_SEGMENT) {
+      const tick = seen.get(instrument) as Tick;
+      assert.deepEqual(
+        result.values[String(instrument)],
+        officialShape(tick),
+        `${instrument} ${mode}`,
+      );
+    }
+    await ours.close();
+  });
+}
+
+Deno.test("the official KiteTicker gets an error, not a connection, for a 4th socket", async () => {
+  await using sim = await startSimulator(simOptions());
+  const url = (t: string) => `${sim.tickerUrl}?api_key=${CREDENTIALS.apiKey}&access_token=${t}`;
+  const probes = [
+    new WsProbe(url(sim.issueAccessToken())),
+    new WsProbe(url(sim.issueAccessToken())),
+    new WsProbe(url(sim.issueAccessToken())),
+  ];
+  await Promise.all(probes.map((p) => p.opened()));
+  const result = await runOfficialTicker(sim.tickerUrl, sim.issueAccessToken());
+  assert.equal(result.connected, false);
+  assert.match(result.error ?? "", /429/);
+  await Promise.all(probes.map((p) => p.close()));
 });

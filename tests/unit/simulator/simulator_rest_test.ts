@@ -252,3 +252,72 @@ async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+/** Kite's error types with the status each comes with (Kite's docs, pykiteconnect). */
+const ERRORS = [
+  ["TokenException", 403],
+  ["PermissionException", 403],
+  ["InputException", 400],
+  ["NetworkException", 503],
+  ["DataException", 502],
+  ["GeneralException", 500],
+  ["NetworkException", 429],
+] as const;
+
+Deno.test("/_sim/reject target=rest: the next REST call fails with each documented error type and status", async () => {
+  await withSimulator(async (sim) => {
+    const token = sim.issueAccessToken();
+    const kc = client(sim, { accessToken: token });
+    for (const [type, status] of ERRORS) {
+      await control(sim, `reject?target=rest&error_type=${type}&status=${status}`);
+      const error = await rejection(kc.getProfile());
+      assert.equal(error["error_type"], type, `${type} ${status}`);
+      assert.equal(error["status"], "error");
+      await control(sim, `reject?target=rest&error_type=${type}&status=${status}`);
+      const response = await fetch(`${sim.url}/user/profile`, {
+        headers: { authorization: `token ${CREDENTIALS.apiKey}:${token}` },
+      });
+      assert.equal(response.status, status, type);
+      assert.equal((await response.json()).error_type, type);
+    }
+    // Used up: the token was valid all along.
+    assert.equal((await kc.getProfile()).user_id, CREDENTIALS.userId);
+  });
+});
+
+Deno.test("/_sim/reject target=rest count=2 fails two calls, whatever the route, then lets them through", async () => {
+  await withSimulator(async (sim) => {
+    const kc = client(sim);
+    await control(sim, "reject?target=rest&error_type=NetworkException&count=2");
+    const rt = await requestToken(sim); // the login form is not the API: not counted
+    assert.equal(
+      (await rejection(kc.generateSession(rt, CREDENTIALS.apiSecret)))["error_type"],
+      "NetworkException",
+    );
+    assert.equal((await rejection(kc.getProfile()))["error_type"], "NetworkException");
+    const session = await kc.generateSession(rt, CREDENTIALS.apiSecret);
+    assert.equal(session.user_id, CREDENTIALS.userId);
+  });
+});
+
+Deno.test("a wrong method on a known route gets 405 with Kite's error body and Allow; an unknown route 404", async () => {
+  await withSimulator(async (sim) => {
+    const cases = [
+      ["GET", "/session/token", "POST, DELETE"],
+      ["PUT", "/session/token", "POST, DELETE"],
+      ["POST", "/user/profile", "GET"],
+      ["DELETE", "/user/profile", "GET"],
+    ] as const;
+    for (const [method, path, allow] of cases) {
+      const response = await fetch(`${sim.url}${path}`, { method });
+      assert.equal(response.status, 405, `${method} ${path}`);
+      assert.equal(response.headers.get("allow"), allow);
+      const body = await response.json();
+      assert.equal(body.status, "error");
+      assert.equal(body.error_type, "GeneralException");
+    }
+    const missing = await fetch(`${sim.url}/user/nothing`);
+    assert.equal(missing.status, 404);
+    assert.equal((await missing.json()).error_type, "GeneralException");
+  });
+});

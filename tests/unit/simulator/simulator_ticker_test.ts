@@ -1,14 +1,18 @@
 import assert from "node:assert/strict";
 import { parseTextMessage, type Tick } from "../../../src/kite/packets.ts";
+import { optionTokens } from "../../../src/simulator/instruments.ts";
 import { DROP_CLOSE_CODE } from "../../../src/simulator/ticker_hub.ts";
 import type { Simulator } from "../../../src/simulator/simulator.ts";
 import { control, CREDENTIALS, withSimulator } from "../../_support/sim_fixture.ts";
-import { isHeartbeat, isTicks, WsProbe } from "../../_support/ws_probe.ts";
+import { isHeartbeat, isTicks, type ProbeEvent, WsProbe } from "../../_support/ws_probe.ts";
 
 const NIFTY = 256265;
 const BANKNIFTY = 260105;
 const SENSEX = 265;
 const INFY = 408065;
+/** USDINR futures on NSE's currency segment (÷1e7) and on BSE's (÷1e4). */
+const USDINR_CDS = 1001 * 256 + 3;
+const USDINR_BCD = 2001 * 256 + 6;
 
 function tickerUrl(sim: Simulator, token: string): string {
   const query = new URLSearchParams({ api_key: CREDENTIALS.apiKey, access_token: token });
@@ -25,7 +29,7 @@ function byToken(ticks: readonly Tick[]): Map<number, Tick> {
   return new Map(ticks.map((tick) => [tick.instrument_token, tick]));
 }
 
-Deno.test("ticker sends 1-byte heartbeats on an open socket", async () => {
+Deno.test("ticker sends 1-byte heartbeats on an idle socket", async () => {
   await withSimulator(async (sim) => {
     const probe = await openProbe(sim);
     const beat = await probe.next(isHeartbeat);
@@ -132,27 +136,100 @@ Deno.test("mode switches are honoured: full carries depth and timestamps, ltp on
   });
 });
 
-Deno.test("prices are whole paise and most ticks change", async () => {
+Deno.test("prices are whole units of each segment and most ticks change", async () => {
   await withSimulator(async (sim) => {
     const probe = await openProbe(sim);
-    probe.send({ a: "subscribe", v: [NIFTY, INFY, 12345601] });
-    probe.send({ a: "mode", v: ["full", [NIFTY, INFY, 12345601]] });
+    const divisors = new Map([[NIFTY, 100], [INFY, 100], [USDINR_CDS, 1e7], [USDINR_BCD, 1e4]]);
+    const tokens = [...divisors.keys()];
+    probe.send({ a: "subscribe", v: tokens });
+    probe.send({ a: "mode", v: ["full", tokens] });
     const seen: Tick[] = [];
-    for (let i = 0; i < 6; i++) seen.push(...(await probe.next(isTicks)).decoded.ticks);
+    for (let i = 0; i < 8; i++) seen.push(...(await probe.next(isTicks)).decoded.ticks);
     const prices = new Set<string>();
     for (const tick of seen) {
-      const paise = tick.last_price * 100;
-      assert.ok(Math.abs(paise - Math.round(paise)) < 1e-6, `${tick.last_price}`);
+      const units = tick.last_price * (divisors.get(tick.instrument_token) ?? NaN);
+      assert.ok(Math.abs(units - Math.round(units)) < 1e-3, `${tick.last_price}`);
       assert.ok(tick.last_price > 0);
       prices.add(`${tick.instrument_token}:${tick.last_price}`);
     }
-    // An unknown token got a plausible equity.
-    const other = seen.find((t) => t.instrument_token === 12345601);
-    assert.equal(other?.kind, "quote");
-    // Six messages after the cached ones: prices moved (cached + changes, not repeats).
-    assert.ok(prices.size > 3, `only ${prices.size} distinct prices`);
+    // Currency futures trade near ₹83.5 whatever the divisor: the segment decides it.
+    for (const token of [USDINR_CDS, USDINR_BCD]) {
+      const tick = seen.find((t) => t.instrument_token === token);
+      assert.ok(tick !== undefined && Math.abs(tick.last_price - 83.5) < 5, `${token}`);
+    }
+    // Eight messages after the cached ones: prices moved (cached + changes, not repeats).
+    assert.ok(prices.size > 4, `only ${prices.size} distinct prices`);
     await probe.close();
   });
+});
+
+Deno.test("an unknown instrument token is accepted but never ticks", async () => {
+  await withSimulator(async (sim) => {
+    const probe = await openProbe(sim);
+    const unknown = 12345601;
+    probe.send({ a: "subscribe", v: [unknown, INFY] });
+    for (let i = 0; i < 6; i++) {
+      const tokens = (await probe.next(isTicks)).decoded.ticks.map((t) => t.instrument_token);
+      assert.deepEqual(tokens, [INFY]);
+    }
+    assert.deepEqual(sim.stats().subscriptions, { [unknown]: "quote", [INFY]: "quote" });
+    await probe.close();
+  });
+});
+
+Deno.test("each socket gets ticks in the modes it asked for", async () => {
+  await withSimulator(async (sim) => {
+    const full = await openProbe(sim);
+    const ltp = await openProbe(sim);
+    for (const probe of [full, ltp]) probe.send({ a: "subscribe", v: [NIFTY, INFY] });
+    full.send({ a: "mode", v: ["full", [NIFTY, INFY]] });
+    ltp.send({ a: "mode", v: ["ltp", [NIFTY, INFY]] });
+    // Skip the cached quote ticks; then every message is in the socket's own mode.
+    const modeOf = (e: ProbeEvent) =>
+      isTicks(e) ? new Set(e.decoded.ticks.map((t) => `${t.kind}/${t.mode}`)) : new Set();
+    await full.next((e) => modeOf(e).has("quote/full"));
+    await ltp.next((e) => modeOf(e).has("ltp/ltp"));
+    for (let i = 0; i < 4; i++) {
+      for (
+        const [probe, kinds] of [[full, ["index/full", "quote/full"]], [ltp, ["ltp/ltp"]]] as const
+      ) {
+        const event = await probe.next(isTicks);
+        for (const kind of modeOf(event)) {
+          assert.ok((kinds as readonly string[]).includes(kind as string), `${kind}`);
+        }
+      }
+    }
+    const sockets = sim.stats().sockets.map((s) => s.subscriptions);
+    assert.deepEqual(sockets, [{ [NIFTY]: "full", [INFY]: "full" }, {
+      [NIFTY]: "ltp",
+      [INFY]: "ltp",
+    }]);
+    await Promise.all([full.close(), ltp.close()]);
+  });
+});
+
+Deno.test("heartbeats come only on an idle socket, never between ticks", async () => {
+  const heartbeatMs = 400;
+  await withSimulator(async (sim) => {
+    const probe = await openProbe(sim);
+    const first = await probe.next(isHeartbeat);
+    const second = await probe.next(isHeartbeat);
+    // Idle: one beat per silence of heartbeatMs, not more often.
+    assert.ok(second.at - first.at >= heartbeatMs * 0.9, `${second.at - first.at} ms apart`);
+    const tokens = optionTokens(40); // 0.15^40: every round changes at least one of them
+    probe.send({ a: "subscribe", v: tokens });
+    const start = await probe.next(isTicks);
+    let ticks = 0;
+    const during = await probe.next((e) =>
+      e.kind === "binary" && (isHeartbeat(e) || ++ticks === 30)
+    );
+    assert.ok(isTicks(during), `a heartbeat after ${ticks} tick messages`);
+    assert.ok(during.at - start.at > heartbeatMs, "the window was not longer than a heartbeat");
+    assert.equal(sim.stats().sockets[0]?.heartbeats_sent, 2);
+    probe.send({ a: "unsubscribe", v: tokens });
+    await probe.next(isHeartbeat);
+    await probe.close();
+  }, { tickMs: 20, heartbeatMs });
 });
 
 Deno.test("unsubscribe stops an instrument's ticks", async () => {
@@ -188,7 +265,7 @@ Deno.test("a 4th socket for one api_key is refused with 429", async () => {
 Deno.test("subscribing past 3000 instruments keeps 3000 and sends an error text message", async () => {
   await withSimulator(async (sim) => {
     const probe = await openProbe(sim);
-    const tokens = Array.from({ length: 3005 }, (_, i) => 1000001 + i * 256);
+    const tokens = optionTokens(3005);
     probe.send({ a: "subscribe", v: tokens });
     const error = await probe.next((e) => e.kind === "text");
     assert.ok(error.kind === "text");
@@ -303,5 +380,70 @@ Deno.test("/_sim/stall and /_sim/refuse reject a missing or negative ms with 400
       assert.equal(response.status, 400, path);
       assert.equal((await response.json()).error_type, "InputException");
     }
+  });
+});
+
+/** 2026-01-05, a Monday, at `hh:mm` IST, in epoch ms. */
+function ist(day: number, hh: number, mm: number): number {
+  return Date.UTC(2026, 0, day, hh, mm) - 330 * 60_000;
+}
+
+Deno.test("--market-hours: a closed market sends the cached tick on subscribe, then heartbeats only until it opens", async () => {
+  await withSimulator(async (sim, clock) => {
+    const probe = await openProbe(sim);
+    probe.send({ a: "subscribe", v: [NIFTY, INFY] });
+    const cached = await probe.next(isTicks);
+    assert.equal(cached.decoded.ticks.length, 2);
+    assert.equal(sim.stats().market_moving, false);
+    let ticks = 0;
+    for (let beats = 0; beats < 4;) {
+      const event = await probe.next((e) => e.kind === "binary");
+      if (isHeartbeat(event)) beats++;
+      else ticks++;
+    }
+    assert.equal(ticks, 0, "ticks while the market was closed");
+    clock.tick(ist(6, 9, 0) - clock.now()); // Tuesday 09:00 IST: pre-open order entry
+    const moved = await probe.next(isTicks);
+    assert.ok(moved.decoded.ticks.length > 0);
+    assert.equal(sim.stats().market_moving, true);
+    await probe.close();
+  }, { marketHours: true, start: ist(5, 17, 30) });
+});
+
+Deno.test("a 4th socket's refusal is Kite's error body with status 429", async () => {
+  await withSimulator(async (sim) => {
+    const probes = [await openProbe(sim), await openProbe(sim), await openProbe(sim)];
+    const response = await fetch(
+      tickerUrl(sim, sim.issueAccessToken()).replace(/^ws:/, "http:"),
+      { headers: { upgrade: "websocket", connection: "Upgrade" } },
+    );
+    assert.equal(response.status, 429);
+    const body = await response.json();
+    assert.equal(body.status, "error");
+    assert.equal(body.error_type, "NetworkException");
+    assert.match(body.message, /3/);
+    await probes[0]?.close();
+    const fourth = await openProbe(sim); // a freed slot is usable at once
+    await Promise.all([fourth, ...probes.slice(1)].map((p) => p.close()));
+  });
+});
+
+Deno.test("/_sim/stats counts each socket's subscribe, unsubscribe and mode messages", async () => {
+  await withSimulator(async (sim) => {
+    const probe = await openProbe(sim);
+    probe.send({ a: "subscribe", v: [NIFTY, SENSEX] });
+    probe.send({ a: "subscribe", v: [INFY] });
+    probe.send({ a: "mode", v: ["ltp", [INFY]] });
+    probe.send({ a: "unsubscribe", v: [SENSEX] });
+    probe.send({ a: "subscribe", v: [BANKNIFTY] });
+    await probe.next((e) =>
+      isTicks(e) && e.decoded.ticks.some((t) => t.instrument_token === BANKNIFTY)
+    );
+    const [socket] = sim.stats().sockets;
+    assert.equal(socket?.subscribe_messages, 3);
+    assert.equal(socket?.unsubscribe_messages, 1);
+    assert.equal(socket?.mode_messages, 1);
+    assert.ok((socket?.ticks_sent ?? 0) >= 4);
+    await probe.close();
   });
 });
