@@ -4,8 +4,9 @@
  * Prices are kept as integers in the segment's smallest unit (paise for ÷100 segments), so
  * every price is exactly representable on the wire and `decode(encode(tick))` gives back the
  * same numbers. Indices (segment 9) become index packets; everything else quote packets with
- * five levels of depth. Tokens not in the instrument list ({@linkcode SIM_INSTRUMENTS}) do
- * not exist here: they never tick, as on Kite.
+ * five levels of depth. The instrument list ({@linkcode SIM_INSTRUMENTS}) says what the
+ * ticker serves ({@linkcode Market.knows}); any other token still gets a plausible quote
+ * here, so tests can make ticks of whatever token they need, but the ticker never sends it.
  *
  * Each instrument's full packet is encoded once per change and kept; a lower mode is a byte
  * prefix of it (full 184 → quote 44 → ltp 8; index full 32 → quote 28 → ltp 8), so serving
@@ -105,6 +106,13 @@ function stepOf(token: number, divisor: number): number {
   return 5;
 }
 
+/** A plausible level for a token the list does not name: stable per token, ₹50–₹5000 (₹70–₹100 FX). */
+function levelOf(token: number): number {
+  const segment = token & 0xff;
+  if (segment === SEGMENT_CDS || segment === SEGMENT_BCD) return 70 + (token >>> 8) % 30;
+  return 50 + ((token >>> 8) * 7919) % 4950;
+}
+
 function gaussian(random: Random): number {
   // Box–Muller; 1 - random() keeps log() away from 0.
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
@@ -158,14 +166,13 @@ export class Market {
     return MOVING_PHASES.has(phase.phase);
   }
 
-  #get(token: number): Quote | undefined {
+  #get(token: number): Quote {
     const existing = this.#quotes.get(token);
     if (existing !== undefined) return existing;
-    const known = this.#catalog.get(token);
-    if (known === undefined) return undefined;
     const divisor = divisorOf(token);
     const step = stepOf(token, divisor);
-    const close = roundToStep(known.level * divisor, step);
+    const level = this.#catalog.get(token)?.level ?? levelOf(token);
+    const close = roundToStep(level * divisor, step);
     const last = roundToStep(close * (1 + gaussian(this.#random) * 0.005), step);
     const index = (token & 0xff) === SEGMENT_INDICES;
     const volume = index ? 0 : 10000 + Math.floor(this.#random() * 1000000);
@@ -196,16 +203,16 @@ export class Market {
   }
 
   /**
-   * Moves each known token of `tokens` one random step if the market is moving at `now`;
-   * returns those whose price changed (unknown tokens never do).
+   * Moves each of `tokens` one random step if the market is moving at `now` (default: the
+   * clock's now); returns those whose price changed.
    */
-  step(tokens: Iterable<number>, now: number): number[] {
+  step(tokens: Iterable<number>, now: number = this.#now()): number[] {
     const changed: number[] = [];
     if (!this.moving(now)) return changed;
     const seconds = Math.floor(now / 1000);
     for (const token of tokens) {
       const item = this.#get(token);
-      if (item === undefined || this.#random() >= MOVE_PROBABILITY) continue;
+      if (this.#random() >= MOVE_PROBABILITY) continue;
       const move = gaussian(this.#random) * item.last * MOVE_SCALE;
       // At least one step, so a move is a change.
       const steps = Math.sign(move || 1) * Math.max(1, Math.round(Math.abs(move) / item.step));
@@ -228,22 +235,17 @@ export class Market {
     return changed;
   }
 
-  /**
-   * The current packet body of `token` in `mode` (a view: do not modify), or undefined for a
-   * token this market does not know.
-   */
-  packet(token: number, mode: Mode): Uint8Array | undefined {
+  /** The current packet body of `token` in `mode` (a view: do not modify). */
+  packet(token: number, mode: Mode): Uint8Array {
     const item = this.#get(token);
-    if (item === undefined) return undefined;
     item.packet ??= encode([this.#tickOf(item, "full")]).subarray(MESSAGE_HEADER);
     const prefix = PREFIX[mode];
     return item.packet.subarray(0, item.index ? prefix.index : prefix.quote);
   }
 
-  /** The current tick of `token` as `mode` shows it, or undefined for an unknown token. */
-  tick(token: number, mode: Mode): Tick | undefined {
-    const item = this.#get(token);
-    return item === undefined ? undefined : this.#tickOf(item, mode);
+  /** The current tick of `token` as `mode` shows it (cached: nothing moves). */
+  tick(token: number, mode: Mode): Tick {
+    return this.#tickOf(this.#get(token), mode);
   }
 
   #tickOf(item: Quote, mode: Mode): Tick {

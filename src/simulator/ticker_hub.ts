@@ -241,9 +241,8 @@ export class TickerHub {
     let size = 2;
     for (const token of tokens) {
       const mode = client.modes.get(token);
-      if (mode === undefined) continue;
+      if (mode === undefined || !market.knows(token)) continue;
       const packet = market.packet(token, mode);
-      if (packet === undefined) continue;
       packets.push(packet);
       size += 2 + packet.byteLength;
     }
