@@ -1,11 +1,11 @@
 /**
  * The benchmarks, in one go, against the simulator: recovery from a token rotation, tick
- * decoding, fan-out to `/stream` clients, the idle daemon, and `/status` under load. Each
+ * decoding, fan-out to `/stream` clients, the Kite-compatible `/ws` endpoint, the idle daemon, and `/status` under load. Each
  * figure is printed beside a baseline measured in the same run, with the ratio and the goal
  * it answers to; everything goes to `bench/results.json` too.
  *
  * ```sh
- * deno task bench [--quick] [--only recovery,decode,fanout,idle,status] [--out PATH]
+ * deno task bench [--quick] [--only recovery,decode,fanout,endpoint,idle,status] [--out PATH]
  * # that is: deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env \
  * #   --allow-run=deno,cat scripts/bench.ts …
  * ```
@@ -24,13 +24,14 @@ import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { type BenchResult, type Figure, round } from "./_bench_stats.ts";
 import { benchDecode, decodeFigures } from "./bench_decode.ts";
+import { benchEndpoint } from "./bench_endpoint.ts";
 import { benchFanout } from "./bench_fanout.ts";
 import { benchIdle } from "./bench_idle.ts";
 import { benchRecovery } from "./bench_recovery.ts";
 import { benchStatus } from "./bench_status.ts";
 
 /** A benchmark's name on the command line and in the results. */
-export type BenchName = "recovery" | "decode" | "fanout" | "idle" | "status";
+export type BenchName = "recovery" | "decode" | "fanout" | "endpoint" | "idle" | "status";
 
 /** What `bench/results.json` holds. */
 export interface BenchResults {
@@ -61,7 +62,7 @@ export interface Machine {
 
 type Log = (line: string) => void;
 
-const NAMES: readonly BenchName[] = ["recovery", "decode", "fanout", "idle", "status"];
+const NAMES: readonly BenchName[] = ["recovery", "decode", "fanout", "endpoint", "idle", "status"];
 const DEFAULT_OUT = new URL("../bench/results.json", import.meta.url).pathname;
 
 /** Runs benchmark `name`, tiny when `quick`. */
@@ -81,6 +82,11 @@ async function run(name: BenchName, options: { quick: boolean; log: Log }): Prom
     case "fanout":
       return await benchFanout({
         ...(quick ? { instruments: 50, clients: 3, windowMs: 1500, warmupMs: 500 } : {}),
+        log,
+      });
+    case "endpoint":
+      return await benchEndpoint({
+        ...(quick ? { instruments: 50, clients: 2, windowMs: 1500, warmupMs: 500 } : {}),
         log,
       });
     case "idle":

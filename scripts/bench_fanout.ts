@@ -75,7 +75,7 @@ const MB = 1024 * 1024;
  * A clock for the simulator that notes the start of each tick round: a call to `now()` more
  * than half a tick period after the previous one.
  */
-function roundClock(): { clock: { now(): number }; rounds: number[] } {
+export function roundClock(): { clock: { now(): number }; rounds: number[] } {
   const rounds: number[] = [];
   let last = Number.NEGATIVE_INFINITY;
   return {
@@ -92,7 +92,7 @@ function roundClock(): { clock: { now(): number }; rounds: number[] } {
 }
 
 /** Latency of each received tick from the start of the round it belongs to. */
-function latencies(report: ClientReport, rounds: readonly number[]): Summary {
+export function latencies(report: ClientReport, rounds: readonly number[]): Summary {
   const samples: { value: number; weight: number }[] = [];
   let r = 0;
   for (const [at, ticks] of report.arrivals) {
@@ -104,7 +104,8 @@ function latencies(report: ClientReport, rounds: readonly number[]): Summary {
   return summarizeWeighted(samples);
 }
 
-function ticksPerSecond(report: ClientReport): number {
+/** Ticks a second each of the report's connections received over its window. */
+export function ticksPerSecond(report: ClientReport): number {
   const ticks = report.arrivals.reduce((sum, [, count]) => sum + count, 0);
   return ticks / report.connections / (report.window_ms / 1000);
 }

@@ -1,0 +1,224 @@
+/**
+ * Benchmark: what the Kite-compatible endpoint adds. `clients` WebSocket clients, each in its
+ * own process, subscribe `instruments` NSE equities in full mode, which the simulator moves
+ * at 1 Hz; first straight to the simulator (the baseline), then through kitekeeper's `/ws`
+ * (the daemon as its own process, connected to the same simulator), in one run. Measured over
+ * a window:
+ * - latency per tick from the simulator's tick round to a client's receive, both ways, and
+ *   what kitekeeper adds (p50, p99; goal: p99 added ≤ 2 ms);
+ * - kitekeeper's CPU (`/proc/<pid>/stat`) per 10 000 ticks/s it delivers, beside one direct
+ *   client's CPU per 10 000 ticks/s it decodes;
+ * - kitekeeper's RSS at the end of the window.
+ *
+ * Send times are taken as in `bench_fanout.ts` (`roundClock`): the simulator runs in this
+ * process and notes when each tick round starts. The simulator, like Kite, takes at most 3
+ * sockets an api_key, so at most 3 clients connect straight to it (the same per-client
+ * work, measured per client); through kitekeeper all `clients` share its one socket.
+ *
+ * ```sh
+ * deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env --allow-run=deno,cat \
+ *   scripts/bench_endpoint.ts [--instruments N] [--clients N] [--window-s N]
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import type { ClientReport } from "./_bench_client.ts";
+import {
+  cpuPercent,
+  equityTokens,
+  KITE,
+  procSample,
+  startBenchSimulator,
+  startClientFleet,
+  startDaemonChild,
+  untilLive,
+} from "./_bench_process.ts";
+import { type BenchResult, delay, epochMs, figure, round } from "./_bench_stats.ts";
+import { latencies, roundClock, ticksPerSecond } from "./bench_fanout.ts";
+
+/** Options of {@linkcode benchEndpoint}. */
+export interface EndpointBenchOptions {
+  /** Instruments each client subscribes (the same for all); default 3000. */
+  readonly instruments?: number;
+  /** Client processes; default 10. */
+  readonly clients?: number;
+  /** Measured time per phase; default 20 s. */
+  readonly windowMs?: number;
+  /** Time after every client has a tick, before measuring; default 3 s. */
+  readonly warmupMs?: number;
+  /** Progress lines go here. */
+  readonly log?: (line: string) => void;
+}
+
+const MB = 1024 * 1024;
+/** Sockets the simulator (as Kite) allows an api_key. */
+const KITE_SOCKETS = 3;
+
+/** Runs `clients` fleets (one process each) on `url` through a warm-up and a window. */
+async function phase(
+  url: string,
+  options: { tokens: readonly number[]; clients: number; warmupMs: number; windowMs: number },
+  sample?: { pid: number },
+): Promise<{ reports: ClientReport[]; cpuPercent: number; rssBytes: number }> {
+  const fleets = await Promise.all(
+    Array.from(
+      { length: options.clients },
+      () => startClientFleet("ws", { url, tokens: options.tokens }),
+    ),
+  );
+  try {
+    await delay(options.warmupMs);
+    const before = sample === undefined ? undefined : await procSample(sample.pid);
+    const started = epochMs();
+    await Promise.all(fleets.map((fleet) => fleet.start()));
+    await delay(options.windowMs);
+    const after = sample === undefined ? undefined : await procSample(sample.pid);
+    const elapsed = epochMs() - started;
+    const reports = await Promise.all(fleets.map((fleet) => fleet.finish()));
+    return {
+      reports,
+      cpuPercent: before && after ? cpuPercent(before, after, elapsed) : 0,
+      rssBytes: after?.rssBytes ?? 0,
+    };
+  } finally {
+    await Promise.all(fleets.map((fleet) => fleet.close()));
+  }
+}
+
+function merged(reports: readonly ClientReport[]): ClientReport {
+  const first = reports[0];
+  if (first === undefined) throw new Error("Failed to measure: no client reported");
+  return {
+    ...first,
+    arrivals: reports.flatMap((report) => report.arrivals).sort((a, b) => a[0] - b[0]),
+    connections: reports.length,
+    ended_early: reports.reduce((sum, report) => sum + report.ended_early, 0),
+    cpu_percent: reports.reduce((sum, report) => sum + report.cpu_percent, 0) / reports.length,
+  };
+}
+
+/** Streams to `clients` direct clients, then to as many through kitekeeper, and compares. */
+export async function benchEndpoint(options: EndpointBenchOptions = {}): Promise<BenchResult> {
+  const instruments = options.instruments ?? 3000;
+  const clients = options.clients ?? 10;
+  const windowMs = options.windowMs ?? 20_000;
+  const warmupMs = options.warmupMs ?? 3000;
+  const log = options.log ?? (() => {});
+  const tokens = equityTokens(instruments);
+  const { clock, rounds } = roundClock();
+  await using sim = await startBenchSimulator({ tickMs: 1000, clock });
+  const accessToken = sim.issueAccessToken();
+  const settings = { tokens, clients, warmupMs, windowMs };
+  const directClients = Math.min(clients, KITE_SOCKETS);
+  const seconds = `${windowMs / 1000} s`;
+
+  log(
+    `endpoint: ${directClients} clients straight to the simulator, ${instruments} full, ${seconds}`,
+  );
+  const direct = await phase(
+    `${sim.tickerUrl}?api_key=${KITE.apiKey}&access_token=${accessToken}`,
+    { ...settings, clients: directClients },
+  );
+
+  log(`endpoint: ${clients} clients through kitekeeper's /ws, ${seconds}`);
+  const dir = await Deno.makeTempDir({ prefix: "kitekeeper_bench_" });
+  let through: Awaited<ReturnType<typeof phase>>;
+  try {
+    await using daemon = await startDaemonChild(sim, { dir, accessToken, instruments: tokens });
+    await untilLive(daemon.url);
+    const ws = `${daemon.url.replace("http", "ws")}/ws?api_key=${KITE.apiKey}` +
+      `&access_token=${accessToken}`;
+    through = await phase(ws, settings, { pid: daemon.pid });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  if (rounds.length === 0) throw new Error("Failed to time the simulator's tick rounds");
+
+  const base = merged(direct.reports);
+  const served = merged(through.reports);
+  const floor = latencies(base, rounds);
+  const added = latencies(served, rounds);
+  const deliveredPerS = ticksPerSecond(served) * served.connections;
+  const directPerS = ticksPerSecond(base);
+  const cpuPer10k = deliveredPerS === 0 ? 0 : through.cpuPercent / (deliveredPerS / 10_000);
+  const directPer10k = directPerS === 0 ? 0 : base.cpu_percent / (directPerS / 10_000);
+  const what = `${clients} clients × ${instruments} full 1 Hz`;
+  return {
+    figures: [
+      figure({
+        key: "endpoint.latency.p50_ms",
+        benchmark: "endpoint",
+        name: `simulator → client through /ws, p50 (${what})`,
+        unit: "ms",
+        value: round(added.p50),
+        baseline: { name: "straight to the simulator, p50", value: round(floor.p50) },
+      }),
+      figure({
+        key: "endpoint.latency.p99_ms",
+        benchmark: "endpoint",
+        name: `simulator → client through /ws, p99 (${what})`,
+        unit: "ms",
+        value: round(added.p99),
+        baseline: { name: "straight to the simulator, p99", value: round(floor.p99) },
+      }, { text: "added (value − baseline) ≤ 2 ms", met: (value, b) => value - b <= 2 }),
+      figure({
+        key: "endpoint.cpu_per_10k_ticks_s",
+        benchmark: "endpoint",
+        name: "kitekeeper CPU per 10 000 ticks/s delivered",
+        unit: "% of a core",
+        value: round(cpuPer10k),
+        baseline: { name: "a direct client decoding 10 000 ticks/s", value: round(directPer10k) },
+      }),
+      figure({
+        key: "endpoint.rss_mb",
+        benchmark: "endpoint",
+        name: `kitekeeper RSS, serving ${what}`,
+        unit: "MB",
+        value: round(through.rssBytes / MB, 1),
+        baseline: { name: "a direct client process", value: round(base.rss_bytes / MB, 1) },
+      }),
+    ],
+    details: {
+      instruments,
+      clients,
+      direct_clients: directClients,
+      window_ms: windowMs,
+      warmup_ms: warmupMs,
+      latency_ms: {
+        through_endpoint: added,
+        direct: floor,
+        added_p50: round(added.p50 - floor.p50),
+        added_p99: round(added.p99 - floor.p99),
+        per_client_p99: {
+          through_endpoint: through.reports.map((report) => round(latencies(report, rounds).p99)),
+          direct: direct.reports.map((report) => round(latencies(report, rounds).p99)),
+        },
+      },
+      ticks_per_s: {
+        delivered_through_endpoint: round(deliveredPerS),
+        per_direct_client: round(directPerS),
+      },
+      cpu_percent: { daemon: round(through.cpuPercent), direct_client: round(base.cpu_percent) },
+      clients_ended_early: { direct: base.ended_early, through: served.ended_early },
+    },
+  };
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      instruments: { type: "string" },
+      clients: { type: "string" },
+      "window-s": { type: "string" },
+    },
+  });
+  const result = await benchEndpoint({
+    ...(values.instruments === undefined ? {} : { instruments: Number(values.instruments) }),
+    ...(values.clients === undefined ? {} : { clients: Number(values.clients) }),
+    ...(values["window-s"] === undefined ? {} : { windowMs: Number(values["window-s"]) * 1000 }),
+    log: (line) => console.error(line),
+  });
+  console.log(JSON.stringify(result, null, 2));
+}
