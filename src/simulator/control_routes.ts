@@ -17,6 +17,8 @@ export interface ControlDeps {
   readonly hub: TickerHub;
   /** Errors for the next handshakes and the next REST calls. */
   readonly rejects: { readonly ticker: InjectedErrors; readonly rest: InjectedErrors };
+  /** What `GET /_sim/stats` answers. */
+  readonly stats: () => object;
 }
 
 /** The connection info `Deno.serve` hands Hono as `c.env`. */
@@ -116,6 +118,6 @@ export function controlRoutes(deps: ControlDeps): Hono<{ Bindings: PeerEnv }> {
     deps.hub.refuse(ms);
     return c.json({ refused_ms: ms });
   });
-  app.get("/_sim/stats", (c) => c.json(deps.hub.stats()));
+  app.get("/_sim/stats", (c) => c.json(deps.stats()));
   return app;
 }

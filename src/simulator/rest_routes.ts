@@ -5,6 +5,7 @@
  * @module
  */
 import { Hono } from "hono";
+import type { CallCounts } from "./call_counts.ts";
 import type { InjectedErrors } from "./injected_errors.ts";
 import { kiteError } from "../kite/kite_error.ts";
 import type { SessionStore } from "./session_store.ts";
@@ -19,6 +20,8 @@ export interface RestDeps {
   readonly now: () => number;
   /** Errors `/_sim/reject?target=rest` queued for the next calls. */
   readonly rejects: InjectedErrors;
+  /** Every call, by `METHOD path`, for `/_sim/stats`. */
+  readonly calls: CallCounts;
 }
 
 /** Each REST route and the methods it answers; another method gets 405. */
@@ -72,7 +75,8 @@ function requireSession(header: string | undefined, sessions: SessionStore): voi
 export function restRoutes(deps: RestDeps): Hono {
   const app = new Hono();
   for (const path of Object.keys(ROUTES)) {
-    app.use(path, async function injectedError(_c, next) {
+    app.use(path, async function countAndInject(c, next) {
+      deps.calls.add(`${c.req.method} ${path}`);
       const injected = deps.rejects.take();
       if (injected !== undefined) {
         throw kiteError(injected.status, injected.errorType, { message: injected.message });

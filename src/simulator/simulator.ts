@@ -13,6 +13,7 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { CallCounts } from "./call_counts.ts";
 import { controlRoutes, type PeerEnv } from "./control_routes.ts";
 import { InjectedErrors } from "./injected_errors.ts";
 import { kiteErrorResponse } from "../kite/kite_error.ts";
@@ -54,8 +55,11 @@ export interface SimulatorOptions {
   readonly userName?: string;
 }
 
-/** Counters and subscriptions of the simulator's ticker. */
-export type SimulatorStats = TickerStats;
+/** What `GET /_sim/stats` reports: the ticker's counters and subscriptions, and REST calls. */
+export interface SimulatorStats extends TickerStats {
+  /** Calls of each REST route by `METHOD path` (e.g. `"GET /user/profile"`), failures included. */
+  readonly rest_calls: Record<string, number>;
+}
 
 /** A running simulator. */
 export interface Simulator extends AsyncDisposable {
@@ -93,6 +97,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     now,
   });
   const rejects = { ticker: new InjectedErrors(), rest: new InjectedErrors() };
+  const calls = new CallCounts();
   const market = new Market({
     now,
     hours: options.marketHours === true ? "nse" : "always",
@@ -121,9 +126,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       sessions,
       now,
       rejects: rejects.rest,
+      calls,
     }),
   );
-  app.route("/", controlRoutes({ sessions, hub, rejects }));
+  const stats = (): SimulatorStats => ({ ...hub.stats(), rest_calls: calls.snapshot() });
+  app.route("/", controlRoutes({ sessions, hub, rejects, stats }));
   app.get("/ws", (c) => hub.upgrade(c.req.raw));
   app.get("/ws/", (c) => hub.upgrade(c.req.raw));
   app.notFound(() => kiteErrorResponse(404, "GeneralException", { message: "Route not found." }));
@@ -155,7 +162,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     url: `http://${origin}`,
     tickerUrl: `ws://${origin}/ws`,
     issueAccessToken: () => sessions.issueAccessToken(),
-    stats: () => hub.stats(),
+    stats,
     close: () => closed ??= close(),
     [Symbol.asyncDispose]: () => closed ??= close(),
   };

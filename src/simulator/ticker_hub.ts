@@ -52,6 +52,12 @@ export interface SocketStats {
   readonly subscriptions: Record<string, Mode>;
   /** `subscribe` requests received: shows how a client batches. */
   readonly subscribe_messages: number;
+  /**
+   * Tokens a subscribe named that this socket already had. Kite counts duplicates against
+   * the 3000 limit (kite.trade forum #7069); here they are only counted, so tests can check
+   * a client never sends them.
+   */
+  readonly resubscribed: number;
   readonly unsubscribe_messages: number;
   readonly mode_messages: number;
   /** Tick packets sent on this socket. */
@@ -83,6 +89,7 @@ interface Client {
   /** `performance.now()` of the last message sent: heartbeats fill only silences. */
   lastSentAt: number;
   subscribeMessages: number;
+  resubscribed: number;
   unsubscribeMessages: number;
   modeMessages: number;
   ticksSent: number;
@@ -155,6 +162,7 @@ export class TickerHub {
       closed: new Promise((resolve) => socket.addEventListener("close", () => resolve())),
       lastSentAt: performance.now(),
       subscribeMessages: 0,
+      resubscribed: 0,
       unsubscribeMessages: 0,
       modeMessages: 0,
       ticksSent: 0,
@@ -292,7 +300,10 @@ export class TickerHub {
     const added: number[] = [];
     let refused = 0;
     for (const token of tokens) {
-      if (client.modes.has(token)) continue;
+      if (client.modes.has(token)) {
+        client.resubscribed++;
+        continue;
+      }
       if (client.modes.size >= MAX_INSTRUMENTS_PER_SOCKET) {
         refused++;
         continue;
@@ -384,6 +395,7 @@ export class TickerHub {
       sockets.push({
         subscriptions: record(client.modes),
         subscribe_messages: client.subscribeMessages,
+        resubscribed: client.resubscribed,
         unsubscribe_messages: client.unsubscribeMessages,
         mode_messages: client.modeMessages,
         ticks_sent: client.ticksSent,

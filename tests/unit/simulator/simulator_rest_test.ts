@@ -321,3 +321,20 @@ Deno.test("a wrong method on a known route gets 405 with Kite's error body and A
     assert.equal((await missing.json()).error_type, "GeneralException");
   });
 });
+
+Deno.test("/_sim/stats counts REST calls by route, failures included", async () => {
+  await withSimulator(async (sim) => {
+    const kc = client(sim);
+    await kc.generateSession(await requestToken(sim), CREDENTIALS.apiSecret);
+    await kc.getProfile();
+    await control(sim, "reject?target=rest&error_type=TokenException");
+    await rejection(kc.getProfile());
+    await (await fetch(`${sim.url}/user/profile`, { method: "POST" })).body?.cancel();
+    const stats = await control(sim, "stats", { method: "GET" });
+    assert.deepEqual(stats["rest_calls"], {
+      "POST /session/token": 1,
+      "GET /user/profile": 2,
+      "POST /user/profile": 1,
+    });
+  });
+});

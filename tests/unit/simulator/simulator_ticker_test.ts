@@ -428,11 +428,11 @@ Deno.test("a 4th socket's refusal is Kite's error body with status 429", async (
   });
 });
 
-Deno.test("/_sim/stats counts each socket's subscribe, unsubscribe and mode messages", async () => {
+Deno.test("/_sim/stats counts each socket's subscribe, unsubscribe and mode messages and re-subscribed tokens", async () => {
   await withSimulator(async (sim) => {
     const probe = await openProbe(sim);
     probe.send({ a: "subscribe", v: [NIFTY, SENSEX] });
-    probe.send({ a: "subscribe", v: [INFY] });
+    probe.send({ a: "subscribe", v: [INFY, NIFTY] });
     probe.send({ a: "mode", v: ["ltp", [INFY]] });
     probe.send({ a: "unsubscribe", v: [SENSEX] });
     probe.send({ a: "subscribe", v: [BANKNIFTY] });
@@ -441,6 +441,7 @@ Deno.test("/_sim/stats counts each socket's subscribe, unsubscribe and mode mess
     );
     const [socket] = sim.stats().sockets;
     assert.equal(socket?.subscribe_messages, 3);
+    assert.equal(socket?.resubscribed, 1, "NIFTY named twice");
     assert.equal(socket?.unsubscribe_messages, 1);
     assert.equal(socket?.mode_messages, 1);
     assert.ok((socket?.ticks_sent ?? 0) >= 4);
