@@ -8,6 +8,7 @@
  * @module
  */
 import { dirname, isAbsolute, join } from "node:path";
+import { dialHost, type HostPort, httpOrigin, parseHostPort } from "./host_port.ts";
 import type { Mode } from "./kite/packets.ts";
 import { DEFAULT_INSTRUMENTS } from "./kite/instruments.ts";
 import { type TokenKey, tokenKeyIn } from "./token/env_file.ts";
@@ -133,24 +134,15 @@ function invalid(found: Found, detail: string): ConfigError {
   return new ConfigError(`Invalid ${found.name} ${found.where}: ${detail}`);
 }
 
-function parseListen(found: Found): { hostname: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(found.value);
-  const hostname = match?.[1] ?? match?.[2];
-  const port = Number(match?.[3]);
-  if (hostname === undefined || !Number.isInteger(port) || port > 65535) {
-    throw invalid(found, `"${found.value}" is not HOST:PORT`);
-  }
-  return { hostname, port };
+function parseListen(found: Found): HostPort {
+  const listen = parseHostPort(found.value);
+  if (listen === null) throw invalid(found, `"${found.value}" is not HOST:PORT`);
+  return listen;
 }
 
-function derivedPublicUrl(listen: { hostname: string; port: number }): string {
+function derivedPublicUrl(listen: HostPort): string {
   // A browser cannot be sent to a wildcard address; loopback is where it reaches us.
-  const host = listen.hostname === "0.0.0.0"
-    ? "127.0.0.1"
-    : listen.hostname === "::"
-    ? "::1"
-    : listen.hostname;
-  return `http://${host.includes(":") ? `[${host}]` : host}:${listen.port}`;
+  return httpOrigin(dialHost(listen.hostname), listen.port);
 }
 
 function parseUrl(found: Found, protocols: readonly string[]): string {

@@ -11,10 +11,11 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { type Daemon, startDaemon } from "../daemon.ts";
 import type { Actor } from "../lifecycle/actor.ts";
 import type { StateName } from "../lifecycle/machine.ts";
+import { hostPortText, httpOrigin } from "../host_port.ts";
 import { consoleLogger, type Logger } from "../log.ts";
 import { driveLogin } from "../testing/login_driver.ts";
 import { type Simulator, startSimulator } from "../simulator/simulator.ts";
-import { parseFlags, parseHostPort, stringFlag } from "./parse_flags.ts";
+import { listenFlag, parseFlags, stringFlag } from "./parse_flags.ts";
 import { loadConfigFrom } from "./run_command.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -37,10 +38,6 @@ function cycleMs(text: string): number {
     throw new UsageError(`Failed to parse --cycle-s "${text}": expected a number of seconds > 0`);
   }
   return Math.round(seconds * 1000);
-}
-
-function origin(hostname: string, port: number): string {
-  return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 }
 
 /**
@@ -202,7 +199,7 @@ export async function demoCommand(args: readonly string[]): Promise<number> {
   const auto = flags["auto"] === true;
   const cycle = cycleMs(stringFlag(flags, "cycle-s", { fallback: "30" }));
   if (!auto && flags["cycle-s"] !== undefined) throw new UsageError("--cycle-s needs --auto");
-  const listen = parseHostPort(stringFlag(flags, "listen", { fallback: "127.0.0.1:8000" }));
+  const listen = listenFlag(stringFlag(flags, "listen", { fallback: "127.0.0.1:8000" }));
 
   const log = consoleLogger();
   const dir = await Deno.makeTempDir({ prefix: "kitekeeper-demo-" });
@@ -222,7 +219,7 @@ export async function demoCommand(args: readonly string[]): Promise<number> {
     sim = await startSimulator({
       ...DEMO_ACCOUNT,
       apiSecret,
-      redirectUrl: `${origin(listen.hostname, port)}/api/auth/callback`,
+      redirectUrl: `${httpOrigin(listen.hostname, port)}/api/auth/callback`,
     });
     cleanups.push(() => sim.close());
     await Deno.writeTextFile(
@@ -239,7 +236,7 @@ export async function demoCommand(args: readonly string[]): Promise<number> {
     );
     // An empty environment: the operator's own KITE_* variables must not leak into the demo.
     const config = await loadConfigFrom(envFile, {
-      listen: `${listen.hostname.includes(":") ? `[${listen.hostname}]` : listen.hostname}:${port}`,
+      listen: hostPortText(listen.hostname, port),
       env: {},
     });
     daemon = await startDaemon(config, { version: denoJson.version, log });

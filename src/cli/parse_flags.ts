@@ -4,6 +4,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { type HostPort, parseHostPort } from "../host_port.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** The flags a subcommand takes: each a string-valued or a boolean flag. */
@@ -46,13 +47,11 @@ export function stringFlag(
   throw new UsageError(`Missing required flag --${name}`);
 }
 
-/** Splits `HOST:PORT` (or `[v6]:PORT`) into its parts; PORT 0 asks for any free port. */
-export function parseHostPort(text: string): { hostname: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
-  const port = Number(match?.[3]);
-  const hostname = match?.[1] ?? match?.[2];
-  if (hostname === undefined || !Number.isInteger(port) || port > 65535) {
+/** A `--listen HOST:PORT` flag's value (`[v6]:PORT` too); PORT 0 asks for any free port. */
+export function listenFlag(text: string): HostPort {
+  const listen = parseHostPort(text);
+  if (listen === null) {
     throw new UsageError(`Failed to parse address "${text}": expected HOST:PORT`);
   }
-  return { hostname, port };
+  return listen;
 }

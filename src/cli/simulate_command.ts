@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { parseFlags, parseHostPort, stringFlag } from "./parse_flags.ts";
+import { listenFlag, parseFlags, stringFlag } from "./parse_flags.ts";
 import { UsageError } from "./usage_error.ts";
 import { startSimulator } from "../simulator/simulator.ts";
 
@@ -43,7 +43,7 @@ function redirectUrl(text: string): string {
  */
 export async function simulateCommand(args: readonly string[]): Promise<number> {
   const flags = parseFlags(args, FLAGS);
-  const { hostname, port } = parseHostPort(stringFlag(flags, "listen"));
+  const { hostname, port } = listenFlag(stringFlag(flags, "listen"));
   const options = {
     apiKey: stringFlag(flags, "api-key"),
     apiSecret: stringFlag(flags, "api-secret"),

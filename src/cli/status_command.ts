@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { dialHost, httpOrigin, parseHostPort } from "../host_port.ts";
 import type { StateName, StatusBody } from "../ops/status_body.ts";
 import { parseFlags } from "./parse_flags.ts";
 
@@ -24,11 +25,8 @@ function envIfGranted(name: string): string | undefined {
 
 /** `HOST:PORT` as the URL a client uses: a wildcard host means loopback. */
 function listenUrl(listen: string): string | undefined {
-  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(listen);
-  const host = match?.[1] ?? match?.[2];
-  if (host === undefined) return undefined;
-  const client = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
-  return `http://${client.includes(":") ? `[${client}]` : client}:${match?.[3]}`;
+  const address = parseHostPort(listen);
+  return address === null ? undefined : httpOrigin(dialHost(address.hostname), address.port);
 }
 
 function baseUrl(flag: string | undefined): string {

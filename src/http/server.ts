@@ -6,12 +6,7 @@
  *
  * @module
  */
-
-/** Where to listen. */
-export interface Listen {
-  readonly hostname: string;
-  readonly port: number;
-}
+import { type HostPort, httpOrigin } from "../host_port.ts";
 
 /** Options of {@linkcode listenHttp}. */
 export interface ListenHttpOptions {
@@ -27,15 +22,9 @@ export interface HttpListener extends AsyncDisposable {
   serve(app: { fetch: Deno.ServeHandler }): void;
 }
 
-/** `http://host:port`, with an IPv6 host in brackets. */
-export function httpOrigin(hostname: string, port: number): string {
-  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  return `http://${host}:${port}`;
-}
-
 /** Binds `listen` and resolves once listening; requests wait until `serve()` is called. */
 export async function listenHttp(
-  listen: Listen,
+  listen: HostPort,
   options: ListenHttpOptions,
 ): Promise<HttpListener> {
   const app = Promise.withResolvers<Deno.ServeHandler>();

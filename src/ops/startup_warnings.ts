@@ -5,6 +5,7 @@
  * @module
  */
 import type { Config } from "../config.ts";
+import { hostPortText } from "../host_port.ts";
 
 /** Whether `hostname` reaches only this machine: `localhost`, 127.0.0.0/8, `::1`. */
 export function isLoopbackHost(hostname: string): boolean {
@@ -27,9 +28,10 @@ export function startupWarnings(config: Pick<Config, "listen" | "userId">): stri
   const warnings: string[] = [];
   const { hostname, port } = config.listen;
   if (config.userId === undefined && !isLoopbackHost(hostname)) {
-    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
     warnings.push(
-      `KITE_USER_ID is unset and kitekeeper listens on ${host}:${port}, beyond loopback: ` +
+      `KITE_USER_ID is unset and kitekeeper listens on ${
+        hostPortText(hostname, port)
+      }, beyond loopback: ` +
         "any Kite user who completes a login here replaces the token; set KITE_USER_ID",
     );
   }

@@ -22,6 +22,7 @@ import { Market, type Random } from "./market.ts";
 import { restRoutes } from "./rest_routes.ts";
 import { SessionStore } from "./session_store.ts";
 import { TickerHub, type TickerStats } from "./ticker_hub.ts";
+import { hostPortText } from "../host_port.ts";
 
 /** How to start a simulator. */
 export interface SimulatorOptions {
@@ -80,11 +81,6 @@ function positive(value: number, what: string): number {
     throw new RangeError(`Failed to start simulator: ${what} must be positive, got ${value}`);
   }
   return value;
-}
-
-function originOf(addr: Deno.NetAddr): string {
-  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  return `${host}:${addr.port}`;
 }
 
 /** Starts a simulator and resolves once it accepts connections. */
@@ -152,7 +148,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     await hub.close();
     throw error;
   }
-  const origin = originOf(server.addr);
+  const origin = hostPortText(server.addr.hostname, server.addr.port);
   let closed: Promise<void> | undefined;
   async function close(): Promise<void> {
     await hub.close();
