@@ -9,6 +9,7 @@
  */
 import { dirname, isAbsolute, join } from "node:path";
 import { dialHost, type HostPort, httpOrigin, parseHostPort } from "./host_port.ts";
+import { parseTimeOfDay, type TimeOfDay } from "./market/ist_time.ts";
 import type { Mode } from "./kite/packets.ts";
 import { DEFAULT_INSTRUMENTS } from "./kite/instruments.ts";
 import { type TokenKey, tokenKeyIn } from "./token/env_file.ts";
@@ -58,7 +59,7 @@ export interface Config {
   readonly instruments: readonly number[];
   readonly mode: Mode;
   /** When Kite is expected to expire the day's token, IST (UTC+05:30, no DST). */
-  readonly tokenExpiry: { readonly hour: number; readonly minute: number };
+  readonly tokenExpiry: TimeOfDay;
   /** What a well-formed access token looks like. */
   readonly tokenPattern: RegExp;
   /** The key the file keeps the token under (pass it to `writeToken`). */
@@ -181,14 +182,12 @@ function parseMode(found: Found): Mode {
   return mode;
 }
 
-function parseClock(found: Found): { hour: number; minute: number } {
-  const match = /^(\d{1,2}):(\d{2})$/.exec(found.value.trim());
-  const hour = Number(match?.[1]);
-  const minute = Number(match?.[2]);
-  if (match === null || hour > 23 || minute > 59) {
+function parseClock(found: Found): TimeOfDay {
+  try {
+    return parseTimeOfDay(found.value);
+  } catch {
     throw invalid(found, `"${found.value}" is not a 24-hour HH:MM time`);
   }
-  return { hour, minute };
 }
 
 function parsePattern(found: Found): RegExp {

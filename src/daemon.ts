@@ -24,6 +24,7 @@ import { listenHttp } from "./http/server.ts";
 import { type Actor, createActor } from "./lifecycle/actor.ts";
 import { consoleLogger, type Logger, loginNeededBlock } from "./log.ts";
 import { nseHolidays2026 } from "./market/holidays_nse_2026.ts";
+import { formatTimeOfDay } from "./market/ist_time.ts";
 import { cachedMarketPhase } from "./market/phase_cache.ts";
 import { createDaemonMetrics } from "./ops/daemon_metrics.ts";
 import { createNotifier } from "./ops/notifier.ts";
@@ -71,10 +72,6 @@ export interface Daemon extends AsyncDisposable {
 
 // In-flight requests get this long to finish on close; SIGTERM must end within 2 s.
 const SHUTDOWN_GRACE_MS = 1_500;
-
-function hhmm(time: { readonly hour: number; readonly minute: number }): string {
-  return `${String(time.hour).padStart(2, "0")}:${String(time.minute).padStart(2, "0")}`;
-}
 
 /** Starts kitekeeper for `config`: serving, watching `.env`, and keeping the feed live. */
 export async function startDaemon(config: Config, options: DaemonOptions): Promise<Daemon> {
@@ -128,7 +125,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       backoffBaseMs: config.backoffBaseMs,
       backoffCapMs: config.backoffCapMs,
       stallMs: config.stallMs,
-      expiryAt: hhmm(config.tokenExpiry),
+      expiryAt: formatTimeOfDay(config.tokenExpiry),
     },
   });
 

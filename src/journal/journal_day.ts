@@ -5,32 +5,28 @@
  * @module
  */
 
-const DAY_MS = 86_400_000;
-const IST_OFFSET_MS = 330 * 60_000;
+import { isCalendarDate, IST_OFFSET_MS, parseTimeOfDay } from "../market/ist_time.ts";
+
 const FILE_NAME = /^(\d{4}-\d{2}-\d{2})\.kkj$/;
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** The journal's file name suffix. */
 export const JOURNAL_SUFFIX = ".kkj";
 
-/** The IST date (`YYYY-MM-DD`) of the instant `ms`. */
-export function istDate(ms: number): string {
-  return new Date(Math.floor((ms + IST_OFFSET_MS) / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
-}
-
 /** Epoch ms of IST midnight starting `date`; NaN when `date` is not a calendar date. */
 export function istMidnight(date: string): number {
-  if (!ISO_DATE.test(date)) return NaN;
-  const utc = Date.parse(`${date}T00:00:00Z`);
-  if (Number.isNaN(utc) || new Date(utc).toISOString().slice(0, 10) !== date) return NaN;
-  return utc - IST_OFFSET_MS;
+  if (!isCalendarDate(date)) return NaN;
+  return Date.parse(`${date}T00:00:00Z`) - IST_OFFSET_MS;
 }
 
 /** Epoch ms of `HH:MM` IST on `date`; NaN when either does not parse. */
 export function istInstant(date: string, time: string): number {
-  const match = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(time);
-  if (match === null) return NaN;
-  return istMidnight(date) + (Number(match[1]) * 60 + Number(match[2])) * 60_000;
+  let at;
+  try {
+    at = parseTimeOfDay(time);
+  } catch {
+    return NaN;
+  }
+  return istMidnight(date) + (at.hour * 60 + at.minute) * 60_000;
 }
 
 /** The journal file name of `date`. */

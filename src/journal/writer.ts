@@ -22,7 +22,8 @@
 import type { Clock, TimerId } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { type BlockCodec, encodeBlock, FILE_HEADER } from "./block.ts";
-import { istDate, istMidnight, journalFileName, listJournal } from "./journal_day.ts";
+import { istDate } from "../market/ist_time.ts";
+import { istMidnight, journalFileName, listJournal } from "./journal_day.ts";
 import { describeEnd, type JournalEnd, readJournalBlocks } from "./reader.ts";
 import { encodedRecord, type JournalRecord } from "./record.ts";
 

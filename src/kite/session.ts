@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { parseIstWallClock } from "../market/ist_time.ts";
 
 /** Kite's error body, `{"status":"error","message":…,"error_type":…}`, as an error to catch. */
 export class KiteApiError extends Error {
@@ -56,7 +57,7 @@ export function buildLoginUrl(
 // Kite reports login_time as "YYYY-MM-DD HH:MM:SS" in IST.
 function parseIstTime(text: unknown, fallback: number): number {
   if (typeof text !== "string") return fallback;
-  const ms = Date.parse(`${text.replace(" ", "T")}+05:30`);
+  const ms = parseIstWallClock(text);
   return Number.isFinite(ms) ? ms : fallback;
 }
 

@@ -6,6 +6,7 @@
  * @module
  */
 import { nseHolidays2026 } from "./holidays_nse_2026.ts";
+import { istDate } from "./ist_time.ts";
 import { parseHolidays } from "./phase.ts";
 
 /** A calendar and where it came from (for messages). */
@@ -23,7 +24,6 @@ export interface HolidaysWarningOptions {
 }
 
 const BUILT_IN = "the built-in NSE 2026 list";
-const IST_OFFSET_MS = (5 * 60 + 30) * 60_000;
 
 /**
  * Reads the holidays file at `path` (one ISO date a line, `#` comments), or returns the
@@ -53,7 +53,7 @@ export function holidaysWarning(
   holidays: Holidays,
   options: HolidaysWarningOptions,
 ): string | null {
-  const year = new Date(options.now + IST_OFFSET_MS).getUTCFullYear();
+  const year = istDate(options.now).slice(0, 4);
   for (const date of holidays.dates) {
     if (date.startsWith(`${year}-`)) return null;
   }

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { DAY_MS, isCalendarDate, IST_OFFSET_MS } from "./ist_time.ts";
 
 /** Where NSE's trading day is; see the module doc for the timetable. */
 export type MarketPhaseName = "pre_open" | "pre_open_matching" | "open" | "closing" | "closed";
@@ -51,8 +52,6 @@ interface Session {
 }
 
 const MINUTE_MS = 60_000;
-const DAY_MS = 86_400_000;
-const IST_OFFSET_MS = (5 * 60 + 30) * MINUTE_MS;
 /** A bound on the search for the next trading day, so a set naming every day cannot hang. */
 const MAX_CLOSED_DAYS = 3660;
 
@@ -64,8 +63,6 @@ const SESSIONS: readonly Session[] = Object.freeze([
   { phase: "closing", from: 15 * 60 + 40, to: 16 * 60 },
 ]);
 
-const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-
 /** The IST calendar day of an IST-shifted instant, as days since the epoch. */
 function istDay(istMs: number): number {
   return Math.floor(istMs / DAY_MS);
@@ -73,15 +70,6 @@ function istDay(istMs: number): number {
 
 function isoDate(day: number): string {
   return new Date(day * DAY_MS).toISOString().slice(0, 10);
-}
-
-/** `YYYY-MM-DD` naming a real day: 2026-02-30 and 2026-13-01 round-trip to other dates. */
-function isCalendarDate(text: string): boolean {
-  const match = ISO_DATE.exec(text);
-  if (match === null) return false;
-  const [, year, month, day] = match.map(Number) as [number, number, number, number];
-  const ms = Date.UTC(year, month - 1, day);
-  return isoDate(ms / DAY_MS) === text;
 }
 
 function isTradingDay(day: number, holidays: ReadonlySet<string>): boolean {

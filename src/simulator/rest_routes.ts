@@ -9,6 +9,7 @@ import type { CallCounts } from "./call_counts.ts";
 import type { InjectedErrors } from "./injected_errors.ts";
 import { kiteError } from "../kite/kite_error.ts";
 import type { SessionStore } from "./session_store.ts";
+import { istWallClock } from "../market/ist_time.ts";
 
 /** What the REST routes need. */
 export interface RestDeps {
@@ -30,13 +31,7 @@ const ROUTES: Readonly<Record<string, readonly string[]>> = Object.freeze({
   "/user/profile": ["GET"],
 });
 
-const IST_OFFSET_MS = 330 * 60 * 1000;
 const INVALID_SESSION = "Incorrect `api_key` or `access_token`.";
-
-/** `YYYY-MM-DD HH:MM:SS` in IST, as Kite writes `login_time`. */
-function istTimestamp(epochMs: number): string {
-  return new Date(epochMs + IST_OFFSET_MS).toISOString().slice(0, 19).replace("T", " ");
-}
 
 function profile(deps: RestDeps) {
   const shortName = deps.userName.split(" ")[0] ?? deps.userName;
@@ -108,7 +103,7 @@ export function restRoutes(deps: RestDeps): Hono {
       enctoken: "",
       refresh_token: "",
       silo: "",
-      login_time: istTimestamp(deps.now()),
+      login_time: istWallClock(deps.now()),
     };
     return c.json({ status: "success", data });
   });

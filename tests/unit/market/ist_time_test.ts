@@ -1,9 +1,17 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { formatTimeOfDay, nextIstTime, parseTimeOfDay } from "../../../src/lifecycle/expiry.ts";
+import {
+  formatTimeOfDay,
+  isCalendarDate,
+  IST_OFFSET_MS,
+  istDate,
+  istWallClock,
+  nextIstTime,
+  parseIstWallClock,
+  parseTimeOfDay,
+} from "../../../src/market/ist_time.ts";
 
 const SIX = { hour: 6, minute: 0 };
-const IST_MS = (5 * 60 + 30) * 60_000;
 
 Deno.test("nextIstTime() picks 06:00 IST the same day when it is still ahead", () => {
   // 2024-03-11 01:30 IST = 2024-03-10 20:00 UTC (the UTC date is still the day before).
@@ -33,7 +41,7 @@ Deno.test("nextIstTime() lands on the wanted IST wall time within a day after an
     fc.integer({ min: 0, max: 59 }),
     (after, hour, minute) => {
       const at = nextIstTime(after, { hour, minute });
-      const wall = new Date(at + IST_MS);
+      const wall = new Date(at + IST_OFFSET_MS);
       return at >= after && at - after < 86_400_000 && wall.getUTCHours() === hour &&
         wall.getUTCMinutes() === minute && wall.getUTCSeconds() === 0 &&
         wall.getUTCMilliseconds() === 0;
@@ -45,10 +53,30 @@ Deno.test("parseTimeOfDay() reads HH:MM and formatTimeOfDay() writes it back", (
   assert.deepEqual(parseTimeOfDay("06:00"), SIX);
   assert.deepEqual(parseTimeOfDay(" 23:59 "), { hour: 23, minute: 59 });
   assert.equal(formatTimeOfDay(parseTimeOfDay("07:05")), "07:05");
+  assert.equal(formatTimeOfDay(parseTimeOfDay("7:30")), "07:30");
 });
 
 Deno.test("parseTimeOfDay() rejects what is not a 24-hour HH:MM", () => {
-  for (const text of ["6:00", "24:00", "12:60", "0600", "", "06:00:00", "ab:cd"]) {
+  for (const text of ["24:00", "12:60", "0600", "", "06:00:00", "ab:cd", "123:00", "6:0"]) {
     assert.throws(() => parseTimeOfDay(text), SyntaxError, text);
+  }
+});
+
+Deno.test("istDate() turns at IST midnight, 18:30 UTC", () => {
+  assert.equal(istDate(Date.UTC(2026, 0, 25, 18, 29, 59, 999)), "2026-01-25");
+  assert.equal(istDate(Date.UTC(2026, 0, 25, 18, 30)), "2026-01-26");
+});
+
+Deno.test("istWallClock() and parseIstWallClock() are Kite's login_time, both ways", () => {
+  const at = Date.UTC(2026, 0, 5, 3, 45, 7);
+  assert.equal(istWallClock(at), "2026-01-05 09:15:07");
+  assert.equal(parseIstWallClock("2026-01-05 09:15:07"), at);
+  assert.ok(Number.isNaN(parseIstWallClock("yesterday")));
+});
+
+Deno.test("isCalendarDate() knows real days only", () => {
+  assert.ok(isCalendarDate("2028-02-29"));
+  for (const text of ["2026-02-29", "2026-13-01", "2026-1-05", "05-01-2026"]) {
+    assert.ok(!isCalendarDate(text), text);
   }
 });
