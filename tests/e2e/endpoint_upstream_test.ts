@@ -14,13 +14,10 @@ import {
   startHarness,
   waitFor,
 } from "../../src/testing/daemon_harness.ts";
+import { optionTokens } from "../../src/simulator/instruments.ts";
 import { isTicks, type ProbeEvent, WsProbe } from "../_support/ws_probe.ts";
 
 const CLIENT_TOKEN = "strategy-box-0123456789abcdef";
-
-function equities(count: number, from = 0): number[] {
-  return Array.from({ length: count }, (_, i) => ((100_000 + from + i) << 8) | 1);
-}
 
 async function harnessWith(instruments: readonly number[], tickMs = 40): Promise<Harness> {
   const harness = await startHarness({
@@ -64,7 +61,7 @@ function isText(event: ProbeEvent): event is Extract<ProbeEvent, { kind: "text" 
 }
 
 Deno.test("5 clients with overlapping subscriptions: each instrument once upstream, at the highest mode", async () => {
-  const [a, b, c, d] = equities(4);
+  const [a, b, c, d] = optionTokens(4);
   await using harness = await harnessWith([a!]);
   const clients = await Promise.all(Array.from({ length: 5 }, () => client(harness)));
   const wants: [number[], Mode][] = [
@@ -116,7 +113,7 @@ Deno.test("5 clients with overlapping subscriptions: each instrument once upstre
 });
 
 Deno.test("5000 instruments take 2 upstream sockets; the 9001st gets Kite's error text", async () => {
-  const tokens = equities(9001);
+  const tokens = optionTokens(9001);
   // The configured instruments are among the client's, so the union is the client's list.
   await using harness = await harnessWith(tokens.slice(0, 3), 1000);
   const probe = await client(harness);
@@ -141,7 +138,7 @@ Deno.test("5000 instruments take 2 upstream sockets; the 9001st gets Kite's erro
 });
 
 Deno.test("the upstream drops while clients subscribe: the union is replayed, each gets its ticks", async () => {
-  const tokens = equities(40);
+  const tokens = optionTokens(40);
   await using harness = await harnessWith(tokens.slice(0, 1));
   const clients = await Promise.all(Array.from({ length: 4 }, () => client(harness)));
   const drops: Promise<unknown>[] = [];
