@@ -427,6 +427,36 @@ export function encode(ticks: readonly Tick[]): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
+/**
+ * Frames packet bodies as one binary message: int16 count, then int16 length + body each.
+ * For bodies already encoded (a cached packet, a cut of one, or bytes `encode` would never
+ * write).
+ *
+ * @throws {RangeError} for more than 65535 bodies or a body longer than 65535 bytes.
+ */
+export function frameBodies(bodies: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  if (bodies.length > UINT16_MAX) {
+    throw new RangeError(`Failed to frame packets: ${bodies.length} exceeds 65535 packets`);
+  }
+  let size = 2;
+  for (const body of bodies) {
+    if (body.byteLength > UINT16_MAX) {
+      throw new RangeError(`Failed to frame packets: a body of ${body.byteLength} bytes`);
+    }
+    size += 2 + body.byteLength;
+  }
+  const bytes = new Uint8Array(size);
+  const view = new DataView(bytes.buffer);
+  view.setUint16(0, bodies.length);
+  let at = 2;
+  for (const body of bodies) {
+    view.setUint16(at, body.byteLength);
+    bytes.set(body, at + 2);
+    at += 2 + body.byteLength;
+  }
+  return bytes;
+}
+
 /** A heartbeat message: the single byte Kite sends about once a second. */
 export function encodeHeartbeat(): Uint8Array<ArrayBuffer> {
   return new Uint8Array(1);

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { encodeHeartbeat, type Mode } from "../kite/packets.ts";
+import { encodeHeartbeat, frameBodies, type Mode } from "../kite/packets.ts";
 import type { InjectedErrors } from "./injected_errors.ts";
 import { kiteErrorResponse } from "../kite/kite_error.ts";
 import type { Market } from "./market.ts";
@@ -246,24 +246,13 @@ export class TickerHub {
     if (this.#stalled()) return;
     const market = this.#options.market;
     const packets: Uint8Array[] = [];
-    let size = 2;
     for (const token of tokens) {
       const mode = client.modes.get(token);
       if (mode === undefined || !market.knows(token)) continue;
-      const packet = market.packet(token, mode);
-      packets.push(packet);
-      size += 2 + packet.byteLength;
+      packets.push(market.packet(token, mode));
     }
     if (packets.length === 0) return;
-    const message = new Uint8Array(size);
-    const view = new DataView(message.buffer);
-    view.setUint16(0, packets.length);
-    let at = 2;
-    for (const packet of packets) {
-      view.setUint16(at, packet.byteLength);
-      message.set(packet, at + 2);
-      at += 2 + packet.byteLength;
-    }
+    const message = frameBodies(packets);
     if (this.#send(client, message)) {
       client.ticksSent += packets.length;
       this.#ticksSent += packets.length;
