@@ -84,6 +84,11 @@ export interface Config {
   readonly clientTokens: readonly string[];
   /** `KITEKEEPER_MAX_CLIENTS`: connections `/ws` serves at once. */
   readonly maxClients: number;
+  /**
+   * `KITEKEEPER_JOURNAL_DIR` (a relative path is taken from the `.env`'s directory) and
+   * `KITEKEEPER_JOURNAL_KEEP_DAYS` (`null`: keep every day); `null` when not journaling.
+   */
+  readonly journal: { readonly dir: string; readonly keepDays: number | null } | null;
   /** Things worth telling the operator that do not stop the daemon. */
   readonly warnings: readonly string[];
 }
@@ -270,6 +275,15 @@ function parseWarnMinutes(found: Found): number | null {
   return value === 0 ? null : value * 60_000;
 }
 
+function parseKeepDays(found: Found | undefined): number | null {
+  if (found === undefined || found.value.trim() === "") return null;
+  const value = /^\d+$/.test(found.value.trim()) ? Number(found.value.trim()) : NaN;
+  if (!(value >= 1 && value <= 36_500)) {
+    throw invalid(found, `"${found.value}" is not a whole number of days (at least 1)`);
+  }
+  return value;
+}
+
 function deepFreeze<T extends object>(value: T): Readonly<T> {
   for (const inner of Object.values(value)) {
     // A frozen RegExp cannot update lastIndex; ours has no g/y flag, but leave it be.
@@ -332,6 +346,8 @@ export function loadConfig(
   const apiSecret = required("KITE_API_SECRET");
   const userId = lookup("KITE_USER_ID")?.value.trim();
   const holidaysFile = lookup("KITEKEEPER_HOLIDAYS")?.value.trim();
+  const journalDir = lookup("KITEKEEPER_JOURNAL_DIR")?.value.trim();
+  const keepDays = parseKeepDays(lookup("KITEKEEPER_JOURNAL_KEEP_DAYS"));
   const adminToken = parseAdminToken(lookup("KITEKEEPER_ADMIN_TOKEN"));
   const notify = parseNotify(lookup, envFile);
   const listen = parseListen(
@@ -383,6 +399,10 @@ export function loadConfig(
     noTicksWarnMs: parseWarnMinutes(withDefault("KITEKEEPER_NO_TICKS_WARN_MIN")),
     clientTokens: parseClientTokens(lookup("KITEKEEPER_CLIENT_TOKENS")),
     maxClients: parseMaxClients(withDefault("KITEKEEPER_MAX_CLIENTS")),
+    journal: journalDir === undefined || journalDir === "" ? null : {
+      dir: isAbsolute(journalDir) ? journalDir : join(dirname(envFile), journalDir),
+      keepDays,
+    },
     warnings,
   });
 }

@@ -27,6 +27,9 @@ import { nseHolidays2026 } from "./market/holidays_nse_2026.ts";
 import { formatTimeOfDay } from "./market/ist_time.ts";
 import { cachedMarketPhase } from "./market/phase_cache.ts";
 import { createDaemonMetrics } from "./ops/daemon_metrics.ts";
+import { watchGaps } from "./feed/gap_watch.ts";
+import { preciseNowUs, startFeedJournal } from "./journal/feed_journal.ts";
+import { journalFamilies, journalView } from "./ops/journal_report.ts";
 import { createNotifier } from "./ops/notifier.ts";
 import { stateSummary } from "./ops/state_summary.ts";
 import type { StatusBody } from "./ops/status_body.ts";
@@ -108,6 +111,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     clock,
     log,
     handshakeTimeoutMs: options.handshakeTimeoutMs,
+    onMessage: (gen, raw) => journal?.message(gen, raw),
   }));
   const actor = createActor({
     ports: {
@@ -130,6 +134,19 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
   });
 
   // The actor's observers; it stops before them, so they see its last word.
+  const journal = config.journal === null ? null : stack.use(
+    await startFeedJournal(config.journal.dir, {
+      lifecycle: actor,
+      clock,
+      log,
+      keepDays: config.journal.keepDays,
+      // An injected clock (tests) stamps the journal too; the real one to the microsecond.
+      ...(options.clock === undefined ? { nowUs: preciseNowUs } : {}),
+    }),
+  );
+  const gaps = stack.use(
+    watchGaps({ lifecycle: actor, clock, holidays, onGap: (gap) => journal?.gap(gap) }),
+  );
   const notifier = config.notify === undefined ? undefined : stack.use(
     createNotifier(config.notify, { lifecycle: actor, loginUrl: () => loginUrl, clock, log }),
   );
@@ -177,6 +194,8 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     loginUrl,
     version: options.version,
     startedAt,
+    gaps: gaps.today,
+    journal: () => journal === null ? null : journalView(journal.status()),
   });
   const streams = stack.use(
     createStreamHub({
@@ -205,7 +224,12 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     status,
     streams,
     instruments: config.instruments,
-    metrics: () => renderMetrics([...metrics.families(), ...endpointFamilies(endpoint.stats())]),
+    metrics: () =>
+      renderMetrics([
+        ...metrics.families(),
+        ...endpointFamilies(endpoint.stats()),
+        ...journalFamilies(gaps.secondsTotal(), journal?.status() ?? null),
+      ]),
     upgradeTicker: endpoint.upgrade,
     loginUrl: login.loginUrl,
     callback: login.callback,

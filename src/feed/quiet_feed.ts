@@ -12,7 +12,7 @@
  */
 import type { FeedSnapshot } from "./store.ts";
 import type { Snapshot } from "../lifecycle/machine.ts";
-import { marketPhase, type MarketPhaseName } from "../market/phase.ts";
+import { type MarketPhaseName, phaseWithStart } from "../market/phase.ts";
 
 /** What the check needs to know about the feed at one instant. */
 export interface FeedObservation {
@@ -41,26 +41,7 @@ export interface QuietFeedOptions {
   readonly thresholdMs: number;
 }
 
-const DAY_MS = 86_400_000;
 const MINUTE_MS = 60_000;
-
-/**
- * The phase at `now` and the instant it began. Walks forward from a day earlier through
- * `marketPhase`'s boundaries: every phase lasts less than a day, so the walk crosses the
- * current phase's start (a few steps; holidays are skipped by `next_change` itself).
- */
-function phaseWithStart(
-  now: number,
-  holidays: ReadonlySet<string>,
-): { phase: MarketPhaseName; since: number } {
-  let since = now - DAY_MS;
-  let current = marketPhase(since, { holidays });
-  while (current.next_change <= now) {
-    since = current.next_change;
-    current = marketPhase(since, { holidays });
-  }
-  return { phase: current.phase, since };
-}
 
 /**
  * Whether the feed has been quiet too long at `now` (epoch ms).
@@ -86,7 +67,7 @@ export function assessQuietFeed(
       `Failed to assess the feed: threshold ${options.thresholdMs} ms is not positive`,
     );
   }
-  const { phase, since: openedAt } = phaseWithStart(now, options.holidays);
+  const { phase, since: openedAt } = phaseWithStart(now, { holidays: options.holidays });
   if (phase !== "open") return { kind: "market_not_open", phase };
   if (observation.liveSince === null) return { kind: "not_live" };
   const quietSince = Math.max(observation.lastTickAt ?? -Infinity, observation.liveSince, openedAt);

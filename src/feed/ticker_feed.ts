@@ -28,6 +28,8 @@ export interface TickerFeedOptions {
   readonly log: Logger;
   /** The handshake's time limit; default 10 s. */
   readonly handshakeTimeoutMs?: number | undefined;
+  /** Gets every binary message but heartbeats, as Kite sent it (for the journal). */
+  readonly onMessage?: ((gen: number, raw: Uint8Array) => void) | undefined;
 }
 
 /** The lifecycle's socket port; disposing it closes every socket. */
@@ -46,6 +48,7 @@ export function connectTickerFeed(tickerUrl: string, options: TickerFeedOptions)
         const at = clock.now();
         if (decoded.kind === "ticks") {
           endpoint.publish(raw); // First: local programs wait on it, the rest is bookkeeping.
+          options.onMessage?.(gen, raw);
           feed.record(decoded.ticks, at);
           streams.publish(decoded.ticks, at);
           if (decoded.errors > 0) {

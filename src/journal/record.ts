@@ -17,6 +17,7 @@
  *
  * @module
  */
+import type { Gap } from "../feed/gap_tracker.ts";
 import type { Mode } from "../kite/packets.ts";
 
 /** A lifecycle change: the state the token's machine entered and what it serves. */
@@ -27,21 +28,12 @@ export interface LifecycleChange {
   readonly fingerprint: string | null;
   /** Why, as the lifecycle says it; `null` when it gives no reason. */
   readonly reason: string | null;
-  /** The instruments and mode subscribed on every socket. */
-  readonly subscriptions: { readonly tokens: readonly number[]; readonly mode: Mode };
-}
-
-/** Why an upstream socket delivered nothing for a while during market hours. */
-export type GapCause = "not_live" | "silent";
-
-/** An interval, within market hours, in which one upstream socket delivered nothing. */
-export interface Gap {
-  /** Epoch ms when it began. */
-  readonly start: number;
-  /** Epoch ms when data flowed again (or the market closed). */
-  readonly end: number;
-  /** `not_live`: no socket; `silent`: a socket, but no data past the stall limit. */
-  readonly cause: GapCause;
+  /** What each upstream shard carries: its instrument tokens, by mode. */
+  readonly subscriptions: readonly {
+    readonly shard: number;
+    readonly mode: Mode;
+    readonly tokens: readonly number[];
+  }[];
 }
 
 /** One journal record; `at_us` is its receive time in µs since the epoch. */

@@ -124,6 +124,24 @@ export function marketPhase(now: number, options: MarketPhaseOptions): MarketPha
 }
 
 /**
+ * The phase at `now` and the instant it began (`since`, exact for every phase of a trading
+ * day; a closed spell longer than a day reports a start a day back). Walks forward from a day
+ * earlier through {@linkcode marketPhase}'s boundaries: a few steps.
+ */
+export function phaseWithStart(
+  now: number,
+  options: MarketPhaseOptions,
+): { readonly phase: MarketPhaseName; readonly since: number } {
+  let since = now - DAY_MS;
+  let current = marketPhase(since, options);
+  while (current.next_change <= now) {
+    since = current.next_change;
+    current = marketPhase(since, options);
+  }
+  return { phase: current.phase, since };
+}
+
+/**
  * Reads a holidays file (`KITEKEEPER_HOLIDAYS`): one ISO date (`YYYY-MM-DD`, IST) a line;
  * blank lines and `#` comments (whole-line or after the date) are ignored.
  *

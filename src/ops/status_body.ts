@@ -8,6 +8,7 @@ import type { FeedSnapshot } from "../feed/store.ts";
 import type { Mode } from "../kite/packets.ts";
 import type { MarketPhaseName } from "../market/phase.ts";
 import type { ShardState } from "../lifecycle/machine.ts";
+import type { GapsToday } from "../feed/gap_tracker.ts";
 
 /** The lifecycle state names. */
 export type StateName = "Disconnected" | "Reconnecting" | "Live" | "Expired";
@@ -51,6 +52,18 @@ export interface EndpointStatus {
   readonly slow_drops_total: number;
 }
 
+/** What `/status` shows of the journal. */
+export interface JournalView {
+  /** `writing`, or `stopped` after a problem (the feed goes on; a restart resumes). */
+  readonly state: "writing" | "stopped";
+  /** The file being appended to, once one is open. */
+  readonly file: string | null;
+  readonly problem: string | null;
+  readonly records_total: number;
+  readonly bytes_total: number;
+  readonly dropped_total: number;
+}
+
 /** `GET /status`'s body. */
 export interface StatusBody {
   readonly state: StateName;
@@ -67,7 +80,11 @@ export interface StatusBody {
     readonly warning: string | null;
     /** Each upstream socket of the pool. */
     readonly upstream: readonly UpstreamShard[];
+    /** Gaps in the feed today (IST) during market hours, the ones going on included. */
+    readonly gaps_today: GapsToday;
   };
+  /** The journal (`KITEKEEPER_JOURNAL_DIR`), or `null` when not journaling. */
+  readonly journal: JournalView | null;
   /** NSE's trading phase now (IST) and when it next changes (ISO 8601). */
   readonly market: { readonly phase: MarketPhaseName; readonly next_change: string };
   readonly connection: {

@@ -9,7 +9,8 @@ import type { FeedStore } from "../feed/store.ts";
 import type { Mode } from "../kite/packets.ts";
 import type { Actor } from "../lifecycle/actor.ts";
 import type { MarketPhaseAt } from "../market/phase_cache.ts";
-import type { EndpointStatus, StatusBody } from "./status_body.ts";
+import type { EndpointStatus, JournalView, StatusBody } from "./status_body.ts";
+import type { GapsToday } from "../feed/gap_tracker.ts";
 import { renderStatus } from "./status_view.ts";
 
 /** Options of {@linkcode statusSource}. */
@@ -29,6 +30,10 @@ export interface StatusSourceOptions {
   readonly version: string;
   /** Epoch ms the process started. */
   readonly startedAt: number;
+  /** Gaps today, now. */
+  gaps?(): GapsToday;
+  /** The journal now, or `null` when not journaling. */
+  journal?(): JournalView | null;
 }
 
 /** Returns a function that renders the current `/status` body. */
@@ -47,6 +52,8 @@ export function statusSource(options: StatusSourceOptions): () => StatusBody {
       market: market(now),
       feedWarning: options.feedWarning(),
       endpoint: options.endpoint(),
+      ...(options.gaps === undefined ? {} : { gaps: options.gaps() }),
+      ...(options.journal === undefined ? {} : { journal: options.journal() }),
     });
   };
 }

@@ -8,7 +8,8 @@ import type { FeedSnapshot } from "../feed/store.ts";
 import type { Mode } from "../kite/packets.ts";
 import { describeError, shardState, type Snapshot, wantsSocket } from "../lifecycle/machine.ts";
 import type { MarketPhase } from "../market/phase.ts";
-import type { EndpointStatus, StatusBody, UpstreamShard } from "./status_body.ts";
+import type { EndpointStatus, JournalView, StatusBody, UpstreamShard } from "./status_body.ts";
+import type { GapsToday } from "../feed/gap_tracker.ts";
 
 /** What the status body needs besides the snapshot. */
 export interface StatusContext {
@@ -28,7 +29,13 @@ export interface StatusContext {
   readonly feedWarning: string | null;
   /** The Kite-compatible endpoint now. */
   readonly endpoint: EndpointStatus;
+  /** Gaps today (gap_tracker.ts); none when not given. */
+  readonly gaps?: GapsToday;
+  /** The journal, or `null` (the default) when not journaling. */
+  readonly journal?: JournalView | null;
 }
+
+const NO_GAPS: GapsToday = Object.freeze({ count: 0, seconds: 0, last: [] });
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
@@ -74,7 +81,9 @@ export function renderStatus(snapshot: Snapshot, context: StatusContext): Status
       ...context.feed,
       warning: context.feedWarning,
       upstream: upstreamOf(snapshot),
+      gaps_today: context.gaps ?? NO_GAPS,
     },
+    journal: context.journal ?? null,
     market: {
       phase: context.market.phase,
       next_change: new Date(context.market.next_change).toISOString(),

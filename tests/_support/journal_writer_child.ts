@@ -31,12 +31,12 @@ export function recordOf(n: number): JournalRecord {
         state: n % 2 === 0 ? "Live" : "Reconnecting",
         fingerprint: n.toString(16).padStart(12, "0"),
         reason: n % 2 === 0 ? null : `record ${n}`,
-        subscriptions: { tokens: [256265, n], mode: "full" },
+        subscriptions: [{ shard: 0, mode: "full", tokens: [256265, n] }],
       },
     };
   }
   if (n % 89 === 0) {
-    return { kind: "gap", at_us, shard, gap: { start: n, end: n + 5000, cause: "silent" } };
+    return { kind: "gap", at_us, shard, gap: { shard, start: n, end: n + 5000, cause: "silent" } };
   }
   // 1 byte (a heartbeat's size) to 1 KB (five full packets).
   const length = 1 + ((n * 2_654_435_761) >>> 0) % 1024;

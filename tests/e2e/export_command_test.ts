@@ -43,7 +43,7 @@ async function journalOfTicks(dir: string, steps: number): Promise<TickRow[]> {
         state: "Live",
         fingerprint: null,
         reason: null,
-        subscriptions: { tokens: TOKENS, mode },
+        subscriptions: [{ shard: 0, mode, tokens: TOKENS }],
       },
     });
     for (const tick of ticks) expected.push(tickRow(tick, at_us, shard));

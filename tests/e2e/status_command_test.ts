@@ -54,7 +54,9 @@ function liveBody(): StatusBody {
         last_data_at: iso(400),
         attempts: 0,
       }],
+      gaps_today: { count: 0, seconds: 0, last: [] },
     },
+    journal: null,
     market: { phase: "open", next_change: new Date(NOW + 42 * 60_000).toISOString() },
     connection: { attempts: 0, reconnects_total: 2, last_error: null, text_errors_total: 0 },
     endpoint: {
