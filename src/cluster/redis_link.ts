@@ -30,6 +30,8 @@ export interface RedisLink {
   problem(): RedisProblem | null;
   /** Calls `listener` with each message on `channel`, on a second connection. */
   subscribe(channel: string, listener: (message: string) => void): Promise<void>;
+  /** A new link to the same Redis with the same options, e.g. for blocking reads. */
+  fork(): Promise<RedisLink>;
   /** Closes both connections; pending commands fail. */
   close(): Promise<void>;
 }
@@ -160,17 +162,19 @@ export async function connectRedis(
       }
     },
     problem: () => problem,
+    fork: () => connectRedis(url, options),
     async subscribe(channel, listener) {
       subscriberUp ??= subscriber.connect();
       await subscriberUp;
       await subscriber.subscribe(channel, (message: string) => listener(message));
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      destroyQuietly(client);
-      if (subscriberUp !== undefined) destroyQuietly(subscriber);
-      await Promise.resolve();
+    close() {
+      if (!closed) {
+        closed = true;
+        destroyQuietly(client);
+        if (subscriberUp !== undefined) destroyQuietly(subscriber);
+      }
+      return Promise.resolve();
     },
   };
 }
