@@ -13,7 +13,8 @@ import {
   type SimulatorOptions,
   startSimulator,
 } from "../src/simulator/simulator.ts";
-import { freePort, KITE } from "../src/testing/daemon_harness.ts";
+import { KITE } from "../src/testing/daemon_harness.ts";
+import { freePort } from "../src/testing/simulator_env.ts";
 import { optionTokens } from "../src/simulator/instruments.ts";
 import type { ClientReport } from "./_bench_client.ts";
 import { delay } from "./_bench_stats.ts";

@@ -14,9 +14,11 @@ import type { StateName } from "../lifecycle/machine.ts";
 import { hostPortText, httpOrigin } from "../host_port.ts";
 import { consoleLogger, type Logger } from "../log.ts";
 import { driveLogin } from "../testing/login_driver.ts";
+import { envLines, freePort, simulatorEnv } from "../testing/simulator_env.ts";
 import { type Simulator, startSimulator } from "../simulator/simulator.ts";
 import { listenFlag, parseFlags, stringFlag } from "./parse_flags.ts";
 import { loadConfigFrom } from "./run_command.ts";
+import { untilTerminated } from "./until_terminated.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** The simulated Kite account the demo logs in with (printed for the user to type). */
@@ -38,23 +40,6 @@ function cycleMs(text: string): number {
     throw new UsageError(`Failed to parse --cycle-s "${text}": expected a number of seconds > 0`);
   }
   return Math.round(seconds * 1000);
-}
-
-/**
- * A port for the daemon, known before it starts: the simulator needs the daemon's callback
- * URL up front, and the daemon needs the simulator's URL. Port 0 borrows a free port from
- * the kernel and gives it straight back.
- */
-function concretePort(hostname: string, port: number): number {
-  if (port !== 0) return port;
-  const listener = Deno.listen({ hostname, port: 0 });
-  const free = listener.addr.port;
-  listener.close();
-  return free;
-}
-
-function envText(values: Readonly<Record<string, string>>): string {
-  return Object.entries(values).map(([key, value]) => `${key}=${value}\n`).join("");
 }
 
 /** Resolves once `actor` is in `state` (now or later); rejects when `signal` aborts. */
@@ -147,20 +132,6 @@ async function autoCycle(deps: AutoDeps): Promise<void> {
   }
 }
 
-/** Waits for SIGINT or SIGTERM; SIGHUP meanwhile re-reads `.env`, as `run` does. */
-function untilTerminated(onHangup: () => void): Promise<Deno.Signal> {
-  const { promise, resolve } = Promise.withResolvers<Deno.Signal>();
-  const handlers = new Map<Deno.Signal, () => void>([["SIGHUP", onHangup]]);
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    handlers.set(signal, function terminated() {
-      for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
-      resolve(signal);
-    });
-  }
-  for (const [name, handler] of handlers) Deno.addSignalListener(name, handler);
-  return promise;
-}
-
 function banner(
   sim: Simulator,
   daemon: Daemon,
@@ -214,7 +185,8 @@ export async function demoCommand(args: readonly string[]): Promise<number> {
   let sim: Simulator;
   let daemon: Daemon;
   try {
-    const port = concretePort(listen.hostname, listen.port);
+    // Known before the daemon starts: the simulator needs its callback URL up front.
+    const port = listen.port === 0 ? freePort({ hostname: listen.hostname }) : listen.port;
     const apiSecret = crypto.randomUUID().replaceAll("-", "");
     sim = await startSimulator({
       ...DEMO_ACCOUNT,
@@ -224,14 +196,11 @@ export async function demoCommand(args: readonly string[]): Promise<number> {
     cleanups.push(() => sim.close());
     await Deno.writeTextFile(
       envFile,
-      envText({
-        KITE_API_KEY: DEMO_ACCOUNT.apiKey,
-        KITE_API_SECRET: apiSecret,
-        KITE_USER_ID: DEMO_ACCOUNT.userId,
-        KITE_API_ROOT: sim.url,
-        KITE_LOGIN_URL: `${sim.url}/connect/login`,
-        KITE_TICKER_URL: sim.tickerUrl,
-      }),
+      [
+        ...envLines(simulatorEnv(sim.url, { apiKey: DEMO_ACCOUNT.apiKey, apiSecret })),
+        `KITE_USER_ID=${DEMO_ACCOUNT.userId}`,
+        "",
+      ].join("\n"),
       { mode: 0o600 },
     );
     // An empty environment: the operator's own KITE_* variables must not leak into the demo.

@@ -12,6 +12,7 @@ import { startDaemon } from "../daemon.ts";
 import { type Holidays, holidaysWarning, readHolidays } from "../market/holidays_file.ts";
 import { startupWarnings } from "../ops/startup_warnings.ts";
 import { parseFlags, stringFlag } from "./parse_flags.ts";
+import { untilTerminated } from "./until_terminated.ts";
 
 /** Reads `.env` and the environment into a Config; a ConfigError names what is wrong. */
 export async function loadConfigFrom(
@@ -37,24 +38,6 @@ async function readConfiguredHolidays(path: string | null): Promise<Holidays> {
     if (!(error instanceof Error)) throw error;
     throw new ConfigError(`Invalid KITEKEEPER_HOLIDAYS: ${error.message}`);
   }
-}
-
-/** Waits for SIGINT or SIGTERM, calling `onHangup` on every SIGHUP meanwhile. */
-function untilTerminated(onHangup: () => void): Promise<Deno.Signal> {
-  const { promise, resolve: done } = Promise.withResolvers<Deno.Signal>();
-  const handlers = new Map<Deno.Signal, () => void>();
-  function cleanup(): void {
-    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
-  }
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    handlers.set(signal, () => {
-      cleanup();
-      done(signal);
-    });
-  }
-  handlers.set("SIGHUP", onHangup);
-  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
-  return promise;
 }
 
 /** Runs the daemon until a termination signal; returns the exit code. */

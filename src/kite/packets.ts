@@ -135,9 +135,12 @@ export const PACKET_LENGTH = Object.freeze({
   full: 184,
 });
 
-const SEGMENT_CDS = 3;
-const SEGMENT_BCD = 6;
-const SEGMENT_INDICES = 9;
+/** The currency derivatives segment (token & 0xff): prices in units of 1e-7 rupee. */
+export const SEGMENT_CDS = 3;
+/** BSE currency derivatives (token & 0xff): prices in units of 1e-4 rupee. */
+export const SEGMENT_BCD = 6;
+/** Indices (token & 0xff): not tradable. */
+export const SEGMENT_INDICES = 9;
 const DEPTH_OFFSET = 64;
 const DEPTH_LEVEL_BYTES = 12;
 const DEPTH_LEVELS_PER_SIDE = 5;
@@ -149,7 +152,8 @@ const NO_LEVELS: readonly DepthLevel[] = Object.freeze([]);
 const NO_DEPTH: Depth = Object.freeze({ buy: NO_LEVELS, sell: NO_LEVELS });
 const HEARTBEAT: Decoded = Object.freeze({ kind: "heartbeat" });
 
-function divisorOf(token: number): number {
+/** Units per rupee in `token`'s packets: 1e7 (CDS), 1e4 (BCD), else 100. */
+export function divisorOf(token: number): number {
   const segment = token & 0xff;
   if (segment === SEGMENT_CDS) return 10000000;
   if (segment === SEGMENT_BCD) return 10000;

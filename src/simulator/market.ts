@@ -19,11 +19,15 @@
  * @module
  */
 import {
+  divisorOf,
   encode,
   type IndexTick,
   type LtpTick,
   type Mode,
   type QuoteTick,
+  SEGMENT_BCD,
+  SEGMENT_CDS,
+  SEGMENT_INDICES,
   type Tick,
 } from "../kite/packets.ts";
 import { nseHolidays2026 } from "../market/holidays_nse_2026.ts";
@@ -73,9 +77,6 @@ interface Quote {
   packet: Uint8Array | undefined;
 }
 
-const SEGMENT_CDS = 3;
-const SEGMENT_BCD = 6;
-const SEGMENT_INDICES = 9;
 /** Probability that an instrument's price moves on a given tick ("most ticks change"). */
 const MOVE_PROBABILITY = 0.85;
 /** Standard deviation of one move, relative to the price. */
@@ -90,13 +91,6 @@ const PREFIX: Readonly<Record<Mode, { quote: number; index: number }>> = Object.
 });
 /** NSE phases in which prices move: pre-open order entry and the regular session. */
 const MOVING_PHASES: ReadonlySet<string> = new Set(["pre_open", "open"]);
-
-function divisorOf(token: number): number {
-  const segment = token & 0xff;
-  if (segment === SEGMENT_CDS) return 10000000;
-  if (segment === SEGMENT_BCD) return 10000;
-  return 100;
-}
 
 /** Tick size in units: ₹0.01 for indices, ₹0.0025 for currency, ₹0.05 otherwise. */
 function stepOf(token: number, divisor: number): number {

@@ -11,6 +11,7 @@ import { parseEnv } from "../token/env_file.ts";
 import type { Snapshot } from "../lifecycle/machine.ts";
 import type { Logger } from "../log.ts";
 import { type Simulator, startSimulator } from "../simulator/simulator.ts";
+import { envLines, freePort, simulatorEnv } from "./simulator_env.ts";
 
 /** The simulator's Kite credentials. */
 export const KITE = Object.freeze({
@@ -58,24 +59,8 @@ export interface Harness extends AsyncDisposable {
 
 /** The `.env` text a harness starts from: CRLF lines, a comment, no token. */
 export function envText(simUrl: string, extra: readonly string[] = []): string {
-  return [
-    "# kitekeeper test .env",
-    `KITE_API_KEY=${KITE.apiKey}`,
-    `KITE_API_SECRET=${KITE.apiSecret}`,
-    `KITE_API_ROOT=${simUrl}`,
-    `KITE_LOGIN_URL=${simUrl}/connect/login`,
-    `KITE_TICKER_URL=${simUrl.replace("http", "ws")}/ws`,
-    ...extra,
-    "",
-  ].join("\r\n");
-}
-
-/** Reserves a free loopback port (the simulator must know the callback URL up front). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
+  const lines = envLines(simulatorEnv(simUrl, KITE));
+  return ["# kitekeeper test .env", ...lines, ...extra, ""].join("\r\n");
 }
 
 async function plainFile(envFile: string, text: string): Promise<void> {

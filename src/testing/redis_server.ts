@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { freePort } from "./daemon_harness.ts";
+import { freePort } from "./simulator_env.ts";
 
 /** Where Debian's package puts the server. */
 export const REDIS_SERVER = "/usr/bin/redis-server";

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { startSimulator } from "../../src/simulator/simulator.ts";
 import type { StatusBody } from "../../src/ops/status_body.ts";
-import { envText, freePort, KITE } from "../../src/testing/daemon_harness.ts";
+import { envText, KITE } from "../../src/testing/daemon_harness.ts";
+import { freePort } from "../../src/testing/simulator_env.ts";
 import { LineReader } from "../_support/lines.ts";
 import { denoChildEnv, MAIN } from "../_support/run.ts";
 

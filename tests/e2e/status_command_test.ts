@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { formatStatus } from "../../src/cli/status_command.ts";
 import type { StatusBody } from "../../src/ops/status_body.ts";
-import { freePort, startHarness, waitFor } from "../../src/testing/daemon_harness.ts";
+import { startHarness, waitFor } from "../../src/testing/daemon_harness.ts";
+import { freePort } from "../../src/testing/simulator_env.ts";
 import { hasTicksFor } from "../_support/daemon_fixture.ts";
 import { denoChildEnv, MAIN } from "../_support/run.ts";
 

@@ -5,7 +5,8 @@ import { compileBinary, compilePlan, denortCachePath, TARGETS } from "../../scri
 import { RUN_PERMISSIONS } from "../../src/ops/permissions.ts";
 import { startSimulator } from "../../src/simulator/simulator.ts";
 import type { StatusBody } from "../../src/ops/status_body.ts";
-import { envText, freePort, KITE } from "../../src/testing/daemon_harness.ts";
+import { envText, KITE } from "../../src/testing/daemon_harness.ts";
+import { freePort } from "../../src/testing/simulator_env.ts";
 import { LineReader } from "../_support/lines.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;

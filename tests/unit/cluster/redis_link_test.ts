@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { connectRedis, redactRedisUrl } from "../../../src/cluster/redis_link.ts";
 import { startRedisServer } from "../../../src/testing/redis_server.ts";
-import { freePort } from "../../../src/testing/daemon_harness.ts";
+import { freePort } from "../../../src/testing/simulator_env.ts";
 import { eventually, needsRedis, rejection } from "../../_support/redis_fixture.ts";
 
 const PASSWORD = "s3cret-pw";
