@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { InjectedError, InjectedErrors } from "./injected_errors.ts";
 import { isKiteErrorType, KITE_ERROR_TYPES, kiteError } from "../kite/kite_error.ts";
+import { orderUpdateText } from "./order_update.ts";
 import type { SessionStore } from "./session_store.ts";
 import type { TickerHub } from "./ticker_hub.ts";
 
@@ -19,6 +20,10 @@ export interface ControlDeps {
   readonly rejects: { readonly ticker: InjectedErrors; readonly rest: InjectedErrors };
   /** What `GET /_sim/stats` answers. */
   readonly stats: () => object;
+  /** The profile's user_id, for order updates. */
+  readonly userId: string;
+  /** Epoch milliseconds. */
+  readonly now: () => number;
 }
 
 /** The connection info `Deno.serve` hands Hono as `c.env`. */
@@ -110,6 +115,15 @@ export function controlRoutes(deps: ControlDeps): Hono<{ Bindings: PeerEnv }> {
     return c.json({ stalled_ms: ms });
   });
   app.post("/_sim/garbage", (c) => c.json({ sent: deps.hub.sendGarbage() }));
+  let orders = 0;
+  app.post("/_sim/order", (c) => {
+    // Kite's order ids are 15 digits: a date-like prefix and a sequence.
+    const orderId = `260105${String(++orders).padStart(9, "0")}`;
+    const sent = deps.hub.sendText(
+      orderUpdateText({ userId: deps.userId, orderId, at: deps.now() }),
+    );
+    return c.json({ sent, order_id: orderId });
+  });
   app.post("/_sim/text-error", (c) => {
     return c.json({ sent: deps.hub.sendTextError("Simulated error from the ticker") });
   });

@@ -126,7 +126,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     }),
   );
   const stats = (): SimulatorStats => ({ ...hub.stats(), rest_calls: calls.snapshot() });
-  app.route("/", controlRoutes({ sessions, hub, rejects, stats }));
+  app.route("/", controlRoutes({ sessions, hub, rejects, stats, userId: options.userId, now }));
   app.get("/ws", (c) => hub.upgrade(c.req.raw));
   app.get("/ws/", (c) => hub.upgrade(c.req.raw));
   app.notFound(() => kiteErrorResponse(404, "GeneralException", { message: "Route not found." }));

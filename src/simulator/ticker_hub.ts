@@ -369,7 +369,11 @@ export class TickerHub {
 
   /** Sends one `{"type":"error","data":message}` text message to every socket. */
   sendTextError(message: string): number {
-    const text = JSON.stringify({ type: "error", data: message });
+    return this.sendText(JSON.stringify({ type: "error", data: message }));
+  }
+
+  /** Sends one text message (an order update, say) to every open socket; returns how many. */
+  sendText(text: string): number {
     let sent = 0;
     for (const client of this.#clients) if (this.#send(client, text)) sent++;
     return sent;

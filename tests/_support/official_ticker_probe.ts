@@ -3,13 +3,14 @@
  * module-level state and leaves a read timer running, so it cannot share a test process).
  *
  * Usage: deno run --allow-net --allow-env --allow-read official_ticker_probe.ts URL KEY TOKEN
- *   [MODE [TOKENS]]
+ *   [MODE [TOKENS [ORDERS]]]
  *
  * Subscribes TOKENS (comma-separated; default NIFTY 50, NIFTY BANK and SENSEX), sets MODE
  * (ltp|quote|full; default full), and prints one JSON line once every token has arrived in
- * that mode, or on error: `{"connected":bool,"error":string|null,"modes":{token:mode},
- * "ticks":n,"values":{token:tick}}`, each tick as the official parser gave it (dates as
- * epoch seconds).
+ * that mode and ORDERS (default 0) `order_update` events have come, or on error:
+ * `{"connected":bool,"error":string|null,"modes":{token:mode},"ticks":n,
+ * "values":{token:tick},"orders":[data…]}`, each tick as the official parser gave it (dates
+ * as epoch seconds).
  *
  * @module
  */
@@ -26,7 +27,9 @@ interface OfficialTick {
   last_price: number;
 }
 
-const [url = "", apiKey = "", accessToken = "", modeArg = "full", list = ""] = Deno.args;
+const [url = "", apiKey = "", accessToken = "", modeArg = "full", list = "", ordersArg = "0"] =
+  Deno.args;
+const ordersWanted = Number(ordersArg);
 const mode = MODES.find((m) => m === modeArg);
 if (mode === undefined) throw new Error(`Failed to start the probe: unknown mode ${modeArg}`);
 const tokens = list === "" ? INDICES : list.split(",").map(Number);
@@ -36,7 +39,13 @@ const result = {
   modes: {} as Record<string, string>,
   ticks: 0,
   values: {} as Record<string, unknown>,
+  orders: [] as unknown[],
 };
+
+function done(): boolean {
+  return tokens.every((token) => result.modes[String(token)] === mode) &&
+    result.orders.length >= ordersWanted;
+}
 
 function finish(code: number): void {
   // The parser gives Date objects: epoch seconds compare with our own decoder's.
@@ -65,7 +74,11 @@ ticker.on("ticks", (ticks: OfficialTick[]) => {
     if (tick.last_price > 0) result.modes[String(tick.instrument_token)] = tick.mode;
     if (tick.mode === mode) result.values[String(tick.instrument_token)] = tick;
   }
-  if (tokens.every((token) => result.modes[String(token)] === mode)) finish(0);
+  if (done()) finish(0);
+});
+ticker.on("order_update", (order: unknown) => {
+  result.orders.push(order);
+  if (done()) finish(0);
 });
 ticker.on("error", (error: { message?: string }) => {
   result.error = String(error?.message ?? error);

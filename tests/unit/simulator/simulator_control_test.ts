@@ -31,7 +31,14 @@ Deno.test("control routes answer 403 to a peer that is not loopback", async () =
     heartbeatMs: 1000,
   });
   try {
-    const app = controlRoutes({ sessions, hub, rejects, stats: () => hub.stats() });
+    const app = controlRoutes({
+      sessions,
+      hub,
+      rejects,
+      stats: () => hub.stats(),
+      userId: "AB1234",
+      now: () => clock.now(),
+    });
     const remote = await app.request("/_sim/session", { method: "POST" }, {
       remoteAddr: { hostname: "192.0.2.1" },
     });

@@ -3,7 +3,7 @@ import type { Mode, Tick } from "../../../src/kite/packets.ts";
 import { optionTokens } from "../../../src/simulator/instruments.ts";
 import { startSimulator } from "../../../src/simulator/simulator.ts";
 import { FakeClock } from "../../../src/testing/fake_clock.ts";
-import { CREDENTIALS, simOptions } from "../../_support/sim_fixture.ts";
+import { control, CREDENTIALS, simOptions } from "../../_support/sim_fixture.ts";
 import { isTicks, WsProbe } from "../../_support/ws_probe.ts";
 
 const PROBE = new URL("../../_support/official_ticker_probe.ts", import.meta.url);
@@ -15,6 +15,7 @@ interface ProbeResult {
   modes: Record<string, string>;
   ticks: number;
   values: Record<string, Record<string, unknown>>;
+  orders: unknown[];
 }
 
 /** Runs the official KiteTicker in a child process and returns what it printed. */
@@ -166,4 +167,64 @@ Deno.test("the official KiteTicker gets an error, not a connection, for a 4th so
   assert.equal(result.connected, false);
   assert.match(result.error ?? "", /429/);
   await Promise.all(probes.map((p) => p.close()));
+});
+
+/** The fields of Kite's order postback (Kite's postback docs; kiteconnect-mocks postback.json). */
+const POSTBACK_FIELDS = [
+  "user_id",
+  "unfilled_quantity",
+  "app_id",
+  "checksum",
+  "placed_by",
+  "order_id",
+  "exchange_order_id",
+  "parent_order_id",
+  "status",
+  "status_message",
+  "status_message_raw",
+  "order_timestamp",
+  "exchange_update_timestamp",
+  "exchange_timestamp",
+  "variety",
+  "exchange",
+  "tradingsymbol",
+  "instrument_token",
+  "order_type",
+  "transaction_type",
+  "validity",
+  "product",
+  "quantity",
+  "disclosed_quantity",
+  "price",
+  "trigger_price",
+  "average_price",
+  "filled_quantity",
+  "pending_quantity",
+  "cancelled_quantity",
+  "market_protection",
+  "meta",
+  "tag",
+  "guid",
+];
+
+Deno.test("/_sim/order reaches the official KiteTicker as an order_update with the postback's fields", async () => {
+  await using sim = await startSimulator(simOptions());
+  const probe = runOfficialTicker(sim.tickerUrl, sim.issueAccessToken(), [
+    "ltp",
+    "256265",
+    "1",
+  ]);
+  // The probe subscribes once connected: then it is listening.
+  while (sim.stats().subscriptions["256265"] === undefined) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const sent = await control(sim, "order");
+  assert.equal(sent["sent"], 1);
+  const result = await probe;
+  assert.equal(result.error, null);
+  const [order] = result.orders as Record<string, unknown>[];
+  assert.equal(order?.["order_id"], sent["order_id"]);
+  assert.equal(order?.["status"], "COMPLETE");
+  assert.equal(order?.["user_id"], CREDENTIALS.userId);
+  assert.deepEqual(Object.keys(order ?? {}).sort(), [...POSTBACK_FIELDS].sort());
 });
