@@ -411,8 +411,6 @@ export function createEndpoint(options: EndpointOptions): Endpoint {
   function publish(message: Uint8Array): void {
     const index = indexPackets(message);
     if (index.count === 0) return;
-    last.record(message, index);
-    if (clients.size === 0) return;
     // One cut per distinct set of instruments and modes, shared by the clients holding it.
     const cuts = new Map<string, Uint8Array | null>();
     for (const client of clients.values()) {
@@ -426,6 +424,7 @@ export function createEndpoint(options: EndpointOptions): Endpoint {
       }
       if (cut !== null) send(client, cut);
     }
+    last.record(message, index); // After the sends: only later subscribers need it.
   }
 
   function forward(text: string): void {

@@ -92,27 +92,38 @@ export function cutMessage(
   index: PacketIndex,
   modes: ReadonlyMap<number, Mode>,
 ): Uint8Array | null {
+  if (isWhole(message, index, modes)) return message;
   const bodies: Uint8Array[] = [];
-  let whole = index.count > 0 && message.byteLength >= HEADER &&
-    message[0] === (index.count >> 8) && message[1] === (index.count & 0xff);
   for (let i = 0; i < index.count; i++) {
     const mode = modes.get(index.tokens[i] as number);
-    if (mode === undefined) {
-      whole = false;
-      continue;
-    }
+    if (mode === undefined) continue;
     const offset = index.offsets[i] as number;
+    bodies.push(message.subarray(offset, offset + cutLength(index.lengths[i] as number, mode)));
+  }
+  return bodies.length === 0 ? null : frameBodies(bodies);
+}
+
+/**
+ * Whether the client gets `message` as it is: every byte is a packet `index` holds (none
+ * skipped, nothing after), and the client holds each in a mode that cuts nothing. Checked
+ * before any allocation: it is the common case of clients that want everything.
+ */
+function isWhole(
+  message: Uint8Array,
+  index: PacketIndex,
+  modes: ReadonlyMap<number, Mode>,
+): boolean {
+  const last = index.count - 1;
+  if (last < 0 || message[0] !== index.count >> 8 || message[1] !== (index.count & 0xff)) {
+    return false;
+  }
+  if ((index.offsets[last] as number) + (index.lengths[last] as number) !== message.byteLength) {
+    return false;
+  }
+  for (let i = 0; i < index.count; i++) {
+    const mode = modes.get(index.tokens[i] as number);
     const length = index.lengths[i] as number;
-    const cut = cutLength(length, mode);
-    if (cut !== length) whole = false;
-    bodies.push(message.subarray(offset, offset + cut));
+    if (mode === undefined || cutLength(length, mode) !== length) return false;
   }
-  if (bodies.length === 0) return null;
-  // Whole only if nothing was skipped while indexing either: every byte is accounted for.
-  if (whole) {
-    const last = index.count - 1;
-    const end = (index.offsets[last] as number) + (index.lengths[last] as number);
-    if (end === message.byteLength) return message;
-  }
-  return frameBodies(bodies);
+  return true;
 }

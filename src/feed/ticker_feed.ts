@@ -44,10 +44,11 @@ export function connectTickerFeed(tickerUrl: string, options: TickerFeedOptions)
     timers: clock,
     handlers: {
       opened: (gen) => send({ type: "SocketOpened", gen }),
+      // First, before decoding: local programs wait on these bytes; the rest is bookkeeping.
+      received: (_gen, raw) => endpoint.publish(raw),
       binary(gen, decoded, raw) {
         const at = clock.now();
         if (decoded.kind === "ticks") {
-          endpoint.publish(raw); // First: local programs wait on it, the rest is bookkeeping.
           options.onMessage?.(gen, raw);
           feed.record(decoded.ticks, at);
           streams.publish(decoded.ticks, at);
