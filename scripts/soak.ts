@@ -306,7 +306,7 @@ async function run(daemon: Daemon, sim: Simulator, ctx: RunContext): Promise<Soa
 
   async function writeFresh(): Promise<string> {
     const token = sim.issueAccessToken();
-    const print = await fingerprint(token);
+    const print = fingerprint(token);
     await writeToken(ctx.envFile, token);
     return print;
   }
@@ -325,7 +325,7 @@ async function run(daemon: Daemon, sim: Simulator, ctx: RunContext): Promise<Soa
     } else if (kind === "direct") {
       // The callback's last step (`deliver` in src/daemon.ts), without its .env write.
       const token = sim.issueAccessToken();
-      print = await fingerprint(token);
+      print = fingerprint(token);
       actor.send({ type: "TokenLoaded", token, fingerprint: print, source: "callback" });
     } else {
       const answer = await driveLogin(daemon.url, KITE);

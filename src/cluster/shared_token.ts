@@ -91,7 +91,7 @@ export async function shareToken(
       return;
     }
     unreadableLogged = false;
-    const print = await fingerprint(token);
+    const print = fingerprint(token);
     if (print === known || stopped) return;
     known = print;
     log("info", `Cluster token ${print} taken from Redis`);
@@ -121,7 +121,7 @@ export async function shareToken(
 
   return {
     async publish(token, publishOptions) {
-      const print = await fingerprint(token);
+      const print = fingerprint(token);
       if (print === known) return "unchanged";
       const ttlMs = publishOptions.expiresAt - clock.now();
       if (ttlMs <= 0) return "expired";

@@ -104,7 +104,7 @@ function describe(error: unknown): string {
  * @example
  * ```ts
  * const actor = createActor({ ports, lifecycle: { subscriptions: { tokens: [256265], mode: "full" } } });
- * actor.send({ type: "TokenLoaded", token, fingerprint: await fingerprint(token), source: "startup" });
+ * actor.send({ type: "TokenLoaded", token, fingerprint: fingerprint(token), source: "startup" });
  * ```
  */
 export function createActor(options: ActorOptions): Actor {

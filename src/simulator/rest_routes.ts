@@ -88,7 +88,7 @@ export function restRoutes(deps: RestDeps): Hono {
     if (apiKey !== deps.apiKey) {
       throw kiteError(403, "TokenException", { message: "Invalid `api_key`." });
     }
-    const result = await deps.sessions.exchange(requestToken, checksum);
+    const result = deps.sessions.exchange(requestToken, checksum);
     if (result.kind === "bad_checksum") {
       throw kiteError(403, "TokenException", { message: "Invalid `checksum`." });
     }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { sessionChecksum } from "../kite/checksum.ts";
 
 /** The outcome of exchanging a request token, as the REST route reports it. */
 export type Exchange =
@@ -26,11 +27,6 @@ function randomToken(length = 32): string {
     }
   }
   return out.join("");
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Issues and checks tokens for one api_key and one user. */
@@ -68,14 +64,17 @@ export class SessionStore {
    * (hex SHA-256 of api_key + request_token + api_secret). A bad checksum leaves the
    * request token usable; a good one consumes it.
    */
-  async exchange(requestToken: string, checksum: string): Promise<Exchange> {
+  exchange(requestToken: string, checksum: string): Exchange {
     const issuedAt = this.#requestTokens.get(requestToken);
     if (issuedAt === undefined) return { kind: "bad_request_token" };
     if (this.#now() - issuedAt > REQUEST_TOKEN_TTL_MS) {
       this.#requestTokens.delete(requestToken);
       return { kind: "bad_request_token" };
     }
-    const expected = await sha256Hex(this.#apiKey + requestToken + this.#apiSecret);
+    const expected = sessionChecksum(requestToken, {
+      apiKey: this.#apiKey,
+      apiSecret: this.#apiSecret,
+    });
     if (checksum.toLowerCase() !== expected) return { kind: "bad_checksum" };
     this.#requestTokens.delete(requestToken);
     return { kind: "ok", accessToken: this.issueAccessToken(), publicToken: randomToken() };

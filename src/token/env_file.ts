@@ -5,7 +5,9 @@
  * @module
  */
 import { parse } from "dotenv";
-import { basename, dirname, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { basename, dirname } from "node:path";
+import { symlinkChain } from "./symlink_chain.ts";
 
 /** What {@linkcode readEnvFile} found. `text` is the file as read (BOM included). */
 export type EnvReadResult =
@@ -27,7 +29,6 @@ export type TokenKey = typeof TOKEN_KEYS[number];
 export type WriteResult = "written" | "unchanged";
 
 const BOM = "\uFEFF";
-const MAX_SYMLINK_HOPS = 40;
 // A write takes milliseconds, so a temp file this old was left by a writer that died
 // between creating it and renaming it; a younger one may be another writer's, mid-write.
 const STALE_TEMP_MS = 60_000;
@@ -60,12 +61,6 @@ function errorCode(error: unknown): string {
   return error.name;
 }
 
-function hexRandom(bytes: number): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)))
-    .map((byte) => byte.toString(16).padStart(2, "0"))
-    .join("");
-}
-
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
@@ -75,19 +70,9 @@ function escapeRegExp(text: string): string {
  * path that holds the bytes, which need not exist yet.
  */
 async function resolveLinks(path: string): Promise<string> {
-  let current = resolve(path);
-  for (let hop = 0; hop < MAX_SYMLINK_HOPS; hop++) {
-    let info: Deno.FileInfo;
-    try {
-      info = await Deno.lstat(current);
-    } catch (error: unknown) {
-      if (error instanceof Deno.errors.NotFound) return current;
-      throw error;
-    }
-    if (!info.isSymlink) return current;
-    current = resolve(dirname(current), await Deno.readLink(current));
-  }
-  throw Object.assign(new Error("Too many levels of symbolic links"), { code: "ELOOP" });
+  const { paths, error } = await symlinkChain(path);
+  if (error !== undefined) throw error;
+  return paths[paths.length - 1] as string;
 }
 
 /** Decodes UTF-8 keeping a BOM; throws (code EILSEQ) rather than alter a stray byte on rewrite. */
@@ -260,7 +245,7 @@ export async function writeToken(
   }
 
   const directory = dirname(target);
-  const temp = `${directory}/${tempPrefix(target)}${hexRandom(6)}`;
+  const temp = `${directory}/${tempPrefix(target)}${randomBytes(6).toString("hex")}`;
   let created = false;
   try {
     const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });

@@ -40,7 +40,7 @@ export function watchEnvTokens(envFile: string, options: EnvTokensOptions): EnvT
   let reads = Promise.resolve();
   let firstRead = true;
 
-  async function deliver(result: EnvReadResult, source: TokenSource): Promise<void> {
+  function deliver(result: EnvReadResult, source: TokenSource): void {
     if (result.kind !== "ok") {
       const detail = result.kind === "missing"
         ? `${envFile} does not exist`
@@ -50,7 +50,7 @@ export function watchEnvTokens(envFile: string, options: EnvTokensOptions): EnvT
     }
     const read = readToken(result.values, tokenPattern);
     if (read.kind === "valid") {
-      const print = await fingerprint(read.token);
+      const print = fingerprint(read.token);
       send({ type: "TokenLoaded", token: read.token, fingerprint: print, source });
     } else {
       const detail = read.kind === "absent"

@@ -8,6 +8,7 @@
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import { dirname, resolve } from "node:path";
 import { type EnvReadResult, readEnvFile } from "./env_file.ts";
+import { symlinkChain } from "./symlink_chain.ts";
 
 /** The timer functions the watcher uses; injectable so a test can drive them. */
 export type WatcherTimers = Pick<Clock, "setTimeout" | "clearTimeout">;
@@ -39,24 +40,6 @@ export interface EnvWatcher extends AsyncDisposable {
    * the file yourself: a tool that puts those bytes back within the debounce must still count.
    */
   forget(): void;
-}
-
-const MAX_SYMLINK_HOPS = 40;
-
-/** `path` and each symlink it leads through, ending at the path that holds the bytes. */
-async function linkChain(path: string): Promise<string[]> {
-  const chain = [path];
-  let current = path;
-  for (let hop = 0; hop < MAX_SYMLINK_HOPS; hop++) {
-    try {
-      if (!(await Deno.lstat(current)).isSymlink) break;
-      current = resolve(dirname(current), await Deno.readLink(current));
-    } catch {
-      break;
-    }
-    chain.push(current);
-  }
-  return chain;
 }
 
 function closeQuietly(watcher: Deno.FsWatcher | undefined): void {
@@ -135,7 +118,7 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
     do {
       readAgain = false;
       // The chain first: once the caller has seen this read, events on the new target count.
-      const nextChain = await linkChain(absolute);
+      const nextChain = [...(await symlinkChain(absolute)).paths];
       const result = await readEnvFile(absolute);
       if (closed) return;
       chain = nextChain;

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 
 const HEX_DIGITS = 12;
 
@@ -12,14 +13,9 @@ const HEX_DIGITS = 12;
  *
  * @example
  * ```ts
- * const name = await fingerprint(token); // e.g. "3f1c0a9b27de"
+ * const name = fingerprint(token); // e.g. "3f1c0a9b27de"
  * ```
  */
-export async function fingerprint(token: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
-  let hex = "";
-  for (const byte of new Uint8Array(digest, 0, HEX_DIGITS / 2)) {
-    hex += byte.toString(16).padStart(2, "0");
-  }
-  return hex;
+export function fingerprint(token: string): string {
+  return createHash("sha256").update(token).digest("hex").slice(0, HEX_DIGITS);
 }

@@ -74,8 +74,8 @@ export function createKiteLogin(settings: KiteLoginSettings, options: KiteLoginO
           // A restore of the bytes the watcher last read must not go unnoticed now.
           options.written();
         },
-        async deliver(session) {
-          const print = await fingerprint(session.accessToken);
+        deliver(session) {
+          const print = fingerprint(session.accessToken);
           log("info", `Login completed for ${session.userId}; token ${print} written to .env`);
           send({
             type: "TokenLoaded",

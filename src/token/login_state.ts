@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 
 /** Why a state was refused, or `ok`. */
 export type StateCheck = "ok" | "missing" | "forged" | "expired" | "reused";
@@ -19,14 +20,11 @@ export interface LoginStates {
 const encoder = new TextEncoder();
 
 function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  return Buffer.from(bytes).toString("hex");
 }
 
 function fromHex(text: string): Uint8Array<ArrayBuffer> | null {
-  if (!/^(?:[0-9a-f]{2})+$/.test(text)) return null;
-  const bytes = new Uint8Array(text.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(text.slice(i * 2, i * 2 + 2), 16);
-  return bytes;
+  return /^(?:[0-9a-f]{2})+$/.test(text) ? new Uint8Array(Buffer.from(text, "hex")) : null;
 }
 
 /**

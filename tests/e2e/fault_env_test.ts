@@ -327,7 +327,7 @@ async function callbackFingerprint(h: FaultHarness, count: number): Promise<stri
 async function assertSettled(h: FaultHarness, candidates: readonly string[]): Promise<string> {
   const inFile = await tokenInFile(h.envFile) ?? "";
   assert.match(inFile, TOKEN_SHAPE, ".env holds a well-formed token");
-  const print = await fingerprint(inFile);
+  const print = fingerprint(inFile);
   assert.ok(candidates.includes(print), `.env holds one of ${candidates.join(", ")}`);
   await reach(h.daemon, `Live on the .env's token ${print}`, liveOn(inFile), { timeoutMs: 3_000 });
   await witness(h.sim, 10);
@@ -362,7 +362,7 @@ Deno.test("fault: a login callback and a hand edit at the same moment → Live o
     const hand = h.sim.issueAccessToken();
     const start = performance.now();
     await race(hand);
-    const candidates = [await fingerprint(hand), await callbackFingerprint(h, index + 1)];
+    const candidates = [fingerprint(hand), await callbackFingerprint(h, index + 1)];
     const winner = await assertSettled(h, candidates);
     report(
       "callback and hand edit at once",
@@ -384,7 +384,7 @@ Deno.test("fault: a login callback undone at once by a tool restoring the old .e
   assert.equal((await driveLogin(daemon.url, KITE)).status, 302);
   await replaceFile(h.envFile, h.startText);
   const fromCallback = await callbackFingerprint(h, 1);
-  const winner = await assertSettled(h, [await fingerprint(h.startToken)]);
+  const winner = await assertSettled(h, [fingerprint(h.startToken)]);
   report("callback undone by a restore", "restore → Live on the file's token", since(start));
   assert.notEqual(winner, fromCallback);
   assert.equal(daemon.actor.snapshot().token?.token, h.startToken);

@@ -10,6 +10,7 @@ import {
   requestToken,
   withSimulator,
 } from "../../_support/sim_fixture.ts";
+import { sessionChecksum } from "../../../src/kite/checksum.ts";
 
 /** Zerodha's fixtures, copied into the repository with their sources (see its README). */
 const FIXTURES = new URL("../../fixtures/kite/", import.meta.url);
@@ -51,7 +52,7 @@ Deno.test("generateSession() with a request token from the login form returns a 
 Deno.test("login_time is YYYY-MM-DD HH:MM:SS in IST from the injected clock", async () => {
   await withSimulator(async (sim, clock) => {
     const token = await requestToken(sim);
-    const checksum = await sha256Hex(CREDENTIALS.apiKey + token + CREDENTIALS.apiSecret);
+    const checksum = sessionChecksum(token, CREDENTIALS);
     const response = await fetch(`${sim.url}/session/token`, {
       method: "POST",
       headers: { "x-kite-version": "3" },
@@ -149,7 +150,7 @@ Deno.test("a request token expires after 5 minutes of the injected clock", async
       body: new URLSearchParams({
         api_key: CREDENTIALS.apiKey,
         request_token: stale,
-        checksum: await sha256Hex(CREDENTIALS.apiKey + stale + CREDENTIALS.apiSecret),
+        checksum: sessionChecksum(stale, CREDENTIALS),
       }),
     });
     assert.equal(response.status, 403);
@@ -247,11 +248,6 @@ Deno.test("/_sim/session issues a token the official client can use; /_sim/expir
     assert.equal((await rejection(kc.getProfile()))["error_type"], "TokenException");
   });
 });
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** Kite's error types with the status each comes with (Kite's docs, pykiteconnect). */
 const ERRORS = [
