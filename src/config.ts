@@ -12,7 +12,7 @@ import { dialHost, type HostPort, httpOrigin, parseHostPort } from "./host_port.
 import { parseTimeOfDay, type TimeOfDay } from "./market/ist_time.ts";
 import type { Mode } from "./kite/packets.ts";
 import { DEFAULT_INSTRUMENTS } from "./kite/instruments.ts";
-import { type TokenKey, tokenKeyIn } from "./token/env_file.ts";
+import { DEFAULT_ENV_MAX_BYTES } from "./token/env_path.ts";
 
 /** Bad or missing configuration; the CLI prints the (single-line) message and exits 2. */
 export class ConfigError extends Error {
@@ -62,8 +62,8 @@ export interface Config {
   readonly tokenExpiry: TimeOfDay;
   /** What a well-formed access token looks like. */
   readonly tokenPattern: RegExp;
-  /** The key the file keeps the token under (pass it to `writeToken`). */
-  readonly tokenKey: TokenKey;
+  /** `KITEKEEPER_ENV_MAX_BYTES`: a larger `.env` is refused, never read whole (default 1 MiB). */
+  readonly envMaxBytes: number;
   readonly backoffBaseMs: number;
   readonly backoffCapMs: number;
   /** No data (ticks or heartbeats) for this long means the socket is stalled. */
@@ -124,6 +124,7 @@ const DEFAULTS = {
   KITEKEEPER_STALL_MS: "5000",
   KITEKEEPER_NO_TICKS_WARN_MIN: "5",
   KITEKEEPER_MAX_CLIENTS: "64",
+  KITEKEEPER_ENV_MAX_BYTES: String(DEFAULT_ENV_MAX_BYTES),
 } as const;
 
 /** The seed setup's names, still accepted. */
@@ -266,6 +267,24 @@ function parseNotify(
   return { format, url: target, chatId } satisfies NotifyTarget;
 }
 
+/** A size in bytes, at least 1 KiB (a `.env` with the credentials is a few hundred bytes). */
+function parseByteCount(found: Found): number {
+  const value = /^\d+$/.test(found.value.trim()) ? Number(found.value.trim()) : NaN;
+  if (!(value >= 1024 && Number.isSafeInteger(value))) {
+    throw invalid(found, `"${found.value}" is not a whole number of bytes, 1024 or more`);
+  }
+  return value;
+}
+
+/**
+ * The `.env` size limit for the first read, before the file's own values are known: from
+ * the environment, else the default (a bad value is reported by {@linkcode loadConfig}).
+ */
+export function envMaxBytesFrom(env: Readonly<Record<string, string | undefined>>): number {
+  const value = Number(env["KITEKEEPER_ENV_MAX_BYTES"]?.trim());
+  return Number.isSafeInteger(value) && value >= 1024 ? value : DEFAULT_ENV_MAX_BYTES;
+}
+
 /** Whole minutes ≥ 0 as ms; 0 turns the check off (`null`). */
 function parseWarnMinutes(found: Found): number | null {
   const value = /^\d+$/.test(found.value.trim()) ? Number(found.value.trim()) : NaN;
@@ -387,7 +406,7 @@ export function loadConfig(
     mode: parseMode(withDefault("KITEKEEPER_MODE")),
     tokenExpiry: parseClock(withDefault("KITEKEEPER_TOKEN_EXPIRY")),
     tokenPattern: parsePattern(withDefault("KITEKEEPER_TOKEN_PATTERN")),
-    tokenKey: tokenKeyIn(fileValues),
+    envMaxBytes: parseByteCount(withDefault("KITEKEEPER_ENV_MAX_BYTES")),
     backoffBaseMs,
     backoffCapMs,
     stallMs: parseMilliseconds(withDefault("KITEKEEPER_STALL_MS")),

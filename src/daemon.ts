@@ -22,7 +22,7 @@ import { renderMetrics } from "./ops/metrics.ts";
 import { httpOrigin } from "./host_port.ts";
 import { listenHttp } from "./http/server.ts";
 import { type Actor, createActor } from "./lifecycle/actor.ts";
-import { consoleLogger, type Logger, loginNeededBlock } from "./log.ts";
+import { consoleLogger, envStaleBlock, type Logger, loginNeededBlock } from "./log.ts";
 import { nseHolidays2026 } from "./market/holidays_nse_2026.ts";
 import { formatTimeOfDay } from "./market/ist_time.ts";
 import { cachedMarketPhase } from "./market/phase_cache.ts";
@@ -196,6 +196,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     startedAt,
     gaps: gaps.today,
     journal: () => journal === null ? null : journalView(journal.status()),
+    envProblems: () => tokens.problems(),
   });
   const streams = stack.use(
     createStreamHub({
@@ -212,6 +213,8 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     counted: metrics.countEnvRead,
     clock,
     debounceMs: options.debounceMs,
+    maxBytes: config.envMaxBytes,
+    log,
   }));
   const login = createKiteLogin(config, {
     states,
@@ -219,6 +222,11 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     log,
     send: actor.send,
     written: tokens.forget,
+    writeFailed(token, detail) {
+      tokens.writeFailed(token, detail);
+      log("error", envStaleBlock(config.envFile, detail));
+      notifier?.envStale(`${config.envFile} could not be written (${detail})`);
+    },
   });
   const app = createApp({
     status,

@@ -34,3 +34,16 @@ export function loginNeededBlock(reason: string, loginUrl: string): string {
     rule,
   ].join("\n");
 }
+
+/** The block an operator sees when a login succeeded but `.env` could not be written. */
+export function envStaleBlock(envFile: string, detail: string): string {
+  const rule = "=".repeat(72);
+  return [
+    rule,
+    `.ENV IS STALE: ${detail}`,
+    `  The new session is in use, but ${envFile} still holds the old token:`,
+    "  a restart would go back to it. Fix the file (permissions, space), then send SIGHUP",
+    "  or log in again; kitekeeper writes the session as soon as it can.",
+    rule,
+  ].join("\n");
+}

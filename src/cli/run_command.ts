@@ -6,25 +6,32 @@
  */
 import { resolve } from "node:path";
 import denoJson from "../../deno.json" with { type: "json" };
-import { type Config, ConfigError, loadConfig } from "../config.ts";
+import { type Config, ConfigError, envMaxBytesFrom, loadConfig } from "../config.ts";
 import { checkEnvFileMode, readEnvFile } from "../token/env_file.ts";
+import { envPathProblem } from "../token/env_path.ts";
 import { startDaemon } from "../daemon.ts";
 import { type Holidays, holidaysWarning, readHolidays } from "../market/holidays_file.ts";
 import { startupWarnings } from "../ops/startup_warnings.ts";
 import { parseFlags, stringFlag } from "./parse_flags.ts";
 import { untilTerminated } from "./until_terminated.ts";
 
-/** Reads `.env` and the environment into a Config; a ConfigError names what is wrong. */
+/**
+ * Reads `.env` and the environment into a Config; a ConfigError names what is wrong,
+ * including a path that is not a regular file the daemon can replace (a pipe, `/dev/fd/N`).
+ */
 export async function loadConfigFrom(
   envFile: string,
   options: { listen?: string; env?: Readonly<Record<string, string | undefined>> } = {},
 ): Promise<Config> {
-  const read = await readEnvFile(envFile);
+  const env = options.env ?? Deno.env.toObject();
+  const problem = await envPathProblem(envFile);
+  if (problem !== null) throw new ConfigError(`Refusing --env-file ${envFile}: ${problem}`);
+  const read = await readEnvFile(envFile, { maxBytes: envMaxBytesFrom(env) });
   if (read.kind === "unreadable") {
     throw new ConfigError(`Failed to read ${envFile}: ${read.detail}`);
   }
   return loadConfig(read.kind === "ok" ? read.values : {}, {
-    env: options.env ?? Deno.env.toObject(),
+    env,
     envFile,
     ...(options.listen === undefined ? {} : { listen: options.listen }),
   });

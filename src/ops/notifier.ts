@@ -20,7 +20,7 @@ import type { Snapshot, StateName } from "../lifecycle/machine.ts";
 import type { Logger } from "../log.ts";
 
 /** What happened. */
-export type NotificationEvent = "login_needed" | "expiry_soon";
+export type NotificationEvent = "login_needed" | "expiry_soon" | "env_stale";
 
 /** One message to the operator. */
 export interface Notification {
@@ -72,6 +72,11 @@ export interface NotifierOptions {
 export interface Notifier extends AsyncDisposable {
   /** Queues a `login_needed` message for `reason`; returns at once. */
   loginNeeded(reason: string): void;
+  /**
+   * Queues an `env_stale` message: the feed runs on a session `.env` does not hold (its write
+   * failed for `reason`), so a restart would go back to the old token. Returns at once.
+   */
+  envStale(reason: string): void;
   /** Resolves once nothing is queued or being sent. */
   settled(): Promise<void>;
   /** Stops the expiry timer, drops what is queued, aborts what is in flight. */
@@ -85,6 +90,7 @@ type Outcome =
 const TITLES: Readonly<Record<NotificationEvent, string>> = {
   login_needed: "kitekeeper: login needed",
   expiry_soon: "kitekeeper: token expires soon",
+  env_stale: "kitekeeper: .env is stale",
 };
 
 // Longer setTimeout delays overflow to "now"; the expiry warning re-arms until it is due.
@@ -140,8 +146,8 @@ export function notificationRequest(
           "Content-Type": "text/plain; charset=utf-8",
           "User-Agent": "kitekeeper",
           Title: TITLES[notification.event],
-          Tags: notification.event === "login_needed" ? "warning,key" : "hourglass",
-          Priority: notification.event === "login_needed" ? "high" : "default",
+          Tags: notification.event === "expiry_soon" ? "hourglass" : "warning,key",
+          Priority: notification.event === "expiry_soon" ? "default" : "high",
           Click: notification.loginUrl,
         },
         body: `${notification.reason}. Log in: ${notification.loginUrl}`,
@@ -371,6 +377,9 @@ export function createNotifier(target: NotifyTarget, options: NotifierOptions): 
   return {
     loginNeeded(reason) {
       raise("login_needed", reason, lifecycle.snapshot());
+    },
+    envStale(reason) {
+      raise("env_stale", reason, lifecycle.snapshot());
     },
     async settled() {
       while (worker !== null) await worker;

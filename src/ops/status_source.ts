@@ -34,6 +34,8 @@ export interface StatusSourceOptions {
   gaps?(): GapsToday;
   /** The journal now, or `null` when not journaling. */
   journal?(): JournalView | null;
+  /** What is wrong with `.env` beyond its token (a stale file, hard links). */
+  envProblems?(): readonly string[];
 }
 
 /** Returns a function that renders the current `/status` body. */
@@ -54,6 +56,7 @@ export function statusSource(options: StatusSourceOptions): () => StatusBody {
       endpoint: options.endpoint(),
       ...(options.gaps === undefined ? {} : { gaps: options.gaps() }),
       ...(options.journal === undefined ? {} : { journal: options.journal() }),
+      ...(options.envProblems === undefined ? {} : { envProblems: options.envProblems() }),
     });
   };
 }

@@ -27,6 +27,8 @@ export interface StatusContext {
   readonly market: MarketPhase;
   /** The quiet-feed warning at `now` (quiet_feed.ts), or `null`. */
   readonly feedWarning: string | null;
+  /** What the daemon knows is wrong with `.env` beside the lifecycle's note (stale, links). */
+  readonly envProblems?: readonly string[];
   /** The Kite-compatible endpoint now. */
   readonly endpoint: EndpointStatus;
   /** Gaps today (gap_tracker.ts); none when not given. */
@@ -75,7 +77,8 @@ export function renderStatus(snapshot: Snapshot, context: StatusContext): Status
       expected_expiry: iso(snapshot.expectedExpiry),
       user_id: snapshot.userId,
     },
-    env_problem: snapshot.invalidToken?.detail ?? null,
+    env_problem: [snapshot.invalidToken?.detail, ...context.envProblems ?? []]
+      .filter((problem) => problem !== undefined).join("; ") || null,
     feed: {
       mode: context.mode,
       ...context.feed,

@@ -7,6 +7,7 @@
 import { parse } from "dotenv";
 import { randomBytes } from "node:crypto";
 import { basename, dirname } from "node:path";
+import { DEFAULT_ENV_MAX_BYTES, errorCode, readRegularFile } from "./env_path.ts";
 import { symlinkChain } from "./symlink_chain.ts";
 
 /** What {@linkcode readEnvFile} found. `text` is the file as read (BOM included). */
@@ -15,6 +16,8 @@ export type EnvReadResult =
     readonly kind: "ok";
     readonly values: Readonly<Record<string, string>>;
     readonly text: string;
+    /** The file's hard-link count: above 1, the atomic write will break the link. */
+    readonly links: number;
   }
   | { readonly kind: "missing" }
   | { readonly kind: "unreadable"; readonly detail: string };
@@ -29,6 +32,8 @@ export type TokenKey = typeof TOKEN_KEYS[number];
 export type WriteResult = "written" | "unchanged";
 
 const BOM = "\uFEFF";
+// The UTF-8 BOM's bytes as bytesToBinary() spells them.
+const BINARY_BOM = "\xEF\xBB\xBF";
 // A write takes milliseconds, so a temp file this old was left by a writer that died
 // between creating it and renaming it; a younger one may be another writer's, mid-write.
 const STALE_TEMP_MS = 60_000;
@@ -36,52 +41,24 @@ const STALE_TEMP_MS = 60_000;
 // quotes, escapes or comments a value.
 const WRITABLE_TOKEN = /^[^\s"'`#\\]+$/;
 
-// Linux errno values Deno reports only as "(os error N)", without a code.
-const ERRNO_NAMES: Readonly<Record<string, string>> = {
-  1: "EPERM",
-  2: "ENOENT",
-  5: "EIO",
-  13: "EACCES",
-  20: "ENOTDIR",
-  21: "EISDIR",
-  27: "EFBIG",
-  28: "ENOSPC",
-  30: "EROFS",
-  36: "ENAMETOOLONG",
-  122: "EDQUOT",
-};
-
-/** A short name for an I/O error (`EACCES`), which never carries file content. */
-function errorCode(error: unknown): string {
-  if (!(error instanceof Error)) return "unknown error";
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === "string" && code !== "") return code;
-  const errno = /\(os error (\d+)\)/.exec(error.message)?.[1];
-  if (errno !== undefined) return ERRNO_NAMES[errno] ?? `os error ${errno}`;
-  return error.name;
-}
-
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-/**
- * Follows `path` through symlinks (each hop resolved against the link's directory) to the
- * path that holds the bytes, which need not exist yet.
- */
-async function resolveLinks(path: string): Promise<string> {
-  const { paths, error } = await symlinkChain(path);
-  if (error !== undefined) throw error;
-  return paths[paths.length - 1] as string;
+/** Bytes as a string of one char per byte, so any bytes (Latin-1 too) come back exactly. */
+function bytesToBinary(bytes: Uint8Array): string {
+  let text = "";
+  for (let index = 0; index < bytes.length; index += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(index, index + 0x8000));
+  }
+  return text;
 }
 
-/** Decodes UTF-8 keeping a BOM; throws (code EILSEQ) rather than alter a stray byte on rewrite. */
-function decodeExact(bytes: Uint8Array): string {
-  try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
-  } catch {
-    throw Object.assign(new Error("The file is not valid UTF-8"), { code: "EILSEQ" });
-  }
+/** The inverse of {@linkcode bytesToBinary}. */
+function binaryToBytes(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let index = 0; index < text.length; index++) bytes[index] = text.charCodeAt(index);
+  return bytes;
 }
 
 /** Splits `text` into lines, each keeping its own terminator. */
@@ -172,36 +149,47 @@ export function tokenKeyIn(values: Readonly<Record<string, string>>): TokenKey {
     TOKEN_KEYS.find((key) => values[key] !== undefined) ?? "KITE_ACCESS_TOKEN";
 }
 
+/** Options of {@linkcode readEnvFile} and {@linkcode writeToken}. */
+export interface EnvFileOptions {
+  /** A larger file is refused (`EFBIG`); default 1 MiB (`KITEKEEPER_ENV_MAX_BYTES`). */
+  readonly maxBytes?: number;
+}
+
 /**
- * Reads and parses the `.env` at `path`. Never throws for I/O: a missing file (or dangling
- * symlink) is `missing`; a permission error, a directory and the like are `unreadable` with
- * the error code as `detail`.
+ * Reads and parses the `.env` at `path`. Never throws and never blocks: a missing file (or
+ * dangling symlink) is `missing`; anything but a regular file (a directory, a named pipe, a
+ * device), a file over `options.maxBytes`, a permission error and the like are `unreadable`,
+ * with a `detail` naming what the path is or the error code (`EISDIR: a directory, not a
+ * regular file`, `EACCES`).
  */
-export async function readEnvFile(path: string): Promise<EnvReadResult> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (error: unknown) {
-    if (error instanceof Deno.errors.NotFound) return { kind: "missing" };
-    return { kind: "unreadable", detail: errorCode(error) };
-  }
+export async function readEnvFile(
+  path: string,
+  options: EnvFileOptions = {},
+): Promise<EnvReadResult> {
+  const read = await readRegularFile(path, {
+    maxBytes: options.maxBytes ?? DEFAULT_ENV_MAX_BYTES,
+  });
+  if (read.kind === "missing") return read;
+  if (read.kind === "refused") return { kind: "unreadable", detail: read.detail };
   // Not fatal: a stray byte elsewhere must not hide the token.
-  const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
-  return { kind: "ok", values: Object.freeze(parseEnv(text)), text };
+  const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(read.bytes);
+  return { kind: "ok", values: Object.freeze(parseEnv(text)), text, links: read.links };
 }
 
 /**
  * Stores `token` in the `.env` at `path`, atomically: the token's line is replaced (the last
  * one setting `options.key`, default {@linkcode tokenKeyIn} the file, keeping its `export `
  * prefix, quotes and trailing comment), or `KITE_ACCESS_TOKEN=…` is appended when no line
- * sets it; every other byte (comments, order, CRLF, BOM, a missing final newline) is kept.
+ * sets it; every other byte (comments, order, CRLF, BOM, a missing final newline, bytes that
+ * are not UTF-8) is kept exactly. The key is decided from the file as it is at this write.
  * A missing file is created. Returns `"unchanged"` without touching the file when it already
  * holds `token`.
  *
  * The new content goes to a temp file beside the target, is fsynced, chmod 0600, and renamed
  * over the target; the directory is then fsynced. When `path` is a symlink, the file it
  * points to is replaced and the link is kept. On failure the temp file is removed and the
- * error is `Error("Failed to write .env: <code>")`, never naming the token.
+ * error is `Error("Failed to write .env: <code>")`, never naming the token. A target that is
+ * not a regular file, or is over `options.maxBytes`, is refused the same way.
  * A write also removes the target's temp files older than a minute, which only a writer
  * killed between creating and renaming one leaves behind.
  *
@@ -213,34 +201,41 @@ export async function readEnvFile(path: string): Promise<EnvReadResult> {
 export async function writeToken(
   path: string,
   token: string,
-  options: { key?: string } = {},
+  options: EnvFileOptions & { key?: string } = {},
 ): Promise<WriteResult> {
   if (!WRITABLE_TOKEN.test(token)) {
     throw new TypeError("Failed to write .env: the token has characters a .env value cannot hold");
   }
   let target: string;
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    target = await resolveLinks(path);
-    const bytes = await Deno.readFile(target).catch((error: unknown) => {
-      if (error instanceof Deno.errors.NotFound) return new Uint8Array();
-      throw error;
+    target = (await symlinkChain(path)).target;
+    const read = await readRegularFile(target, {
+      maxBytes: options.maxBytes ?? DEFAULT_ENV_MAX_BYTES,
     });
-    text = decodeExact(bytes);
+    if (read.kind === "refused") throw new Error(read.detail);
+    bytes = read.kind === "ok" ? read.bytes : new Uint8Array();
   } catch (error: unknown) {
-    throw new Error(`Failed to write .env: ${errorCode(error)}`, { cause: error });
+    const detail = error instanceof Error && !("code" in error) ? error.message : errorCode(error);
+    throw new Error(`Failed to write .env: ${detail}`, { cause: error });
   }
+  // Edited one char per byte (the token as its UTF-8 bytes): the syntax is ASCII, and every
+  // other byte (a Latin-1 comment, say) goes back exactly as it came.
+  const whole = bytesToBinary(bytes);
+  const bom = whole.startsWith(BINARY_BOM) ? BINARY_BOM : "";
+  const text = whole.slice(bom.length);
+  const value = bytesToBinary(new TextEncoder().encode(token));
   const before = parseEnv(text);
   const key = options.key ?? tokenKeyIn(before);
-  if (before[key] === token) return "unchanged";
+  if (before[key] === value) return "unchanged";
 
-  let next = replaceLastAssignment(text, key, token);
+  let next = replaceLastAssignment(text, key, value);
   // A line that only looks like an assignment (inside a multi-line value, say) must not be
   // edited: appending a later assignment is always right, because the last one wins.
-  if (next === null || !changesOnly(before, next, key, token)) {
-    next = appendAssignment(text, key, token);
+  if (next === null || !changesOnly(before, next, key, value)) {
+    next = appendAssignment(text, key, value);
   }
-  if (!changesOnly(before, next, key, token)) {
+  if (!changesOnly(before, next, key, value)) {
     throw new Error(`Failed to write .env: cannot express ${key} in this file`);
   }
 
@@ -251,7 +246,7 @@ export async function writeToken(
     const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
     created = true;
     try {
-      const bytes = new TextEncoder().encode(next);
+      const bytes = binaryToBytes(bom + next);
       let written = 0;
       while (written < bytes.length) written += await file.write(bytes.subarray(written));
       await file.sync();

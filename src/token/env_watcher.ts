@@ -8,10 +8,12 @@
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import { dirname, resolve } from "node:path";
 import { type EnvReadResult, readEnvFile } from "./env_file.ts";
-import { symlinkChain } from "./symlink_chain.ts";
+import { type PathLinks, symlinkChain, watchedDirectories } from "./symlink_chain.ts";
+import { type FileHandle, open } from "node:fs/promises";
+import { constants } from "node:fs";
 
 /** The timer functions the watcher uses; injectable so a test can drive them. */
-export type WatcherTimers = Pick<Clock, "setTimeout" | "clearTimeout">;
+export type WatcherTimers = Pick<Clock, "setTimeout" | "clearTimeout" | "now">;
 
 /** Options for {@linkcode watchEnvFile}. */
 export interface WatchEnvFileOptions {
@@ -23,8 +25,20 @@ export interface WatchEnvFileOptions {
   onRead(result: EnvReadResult): void;
   /** Quiet time after the last event before re-reading; default 50 ms. */
   debounceMs?: number;
+  /**
+   * Longest wait from the first event to the read, however often events keep coming (a file
+   * rewritten every 30 ms is still read); default 250 ms.
+   */
+  maxWaitMs?: number;
+  /** Reads of a larger file are refused; default 1 MiB (`KITEKEEPER_ENV_MAX_BYTES`). */
+  maxBytes?: number;
   /** Wait before retrying when the directory cannot be watched (it is gone); default 1000 ms. */
   retryMs?: number;
+  /**
+   * How often the path is also checked by `stat` (every link, then the file: a change the OS
+   * watch did not report is read then); default 1000 ms, 0 never.
+   */
+  pollMs?: number;
   /** Closes the watcher when aborted. */
   signal?: AbortSignal;
   /** Default: the global timers. */
@@ -42,6 +56,106 @@ export interface EnvWatcher extends AsyncDisposable {
   forget(): void;
 }
 
+/** Where `path` leads now: each symlink met (on any directory on the way), then the target. */
+async function linkChain(path: string): Promise<PathLinks> {
+  try {
+    return await symlinkChain(path);
+  } catch {
+    // A symlink loop: the read reports ELOOP; watch the path as given meanwhile.
+    return { links: [], target: path };
+  }
+}
+
+/** What a `stat` says of where `path` leads: any change to it is worth a read. */
+async function pathSignature(path: string): Promise<string> {
+  const chain = await linkChain(path);
+  try {
+    const info = await Deno.stat(chain.target);
+    const kind = info.isFile ? "file" : info.isDirectory ? "dir" : "other";
+    return [
+      ...chain.links,
+      chain.target,
+      kind,
+      info.ino,
+      info.size,
+      info.mtime?.getTime(),
+      info.nlink,
+    ]
+      .join("\0");
+  } catch (error: unknown) {
+    return [...chain.links, chain.target, error instanceof Error ? error.name : "error"].join("\0");
+  }
+}
+
+/**
+ * Deno's watch thread opens a file that events name, and on a named pipe that open waits for a
+ * writer: events stop, and closing the watch then blocks the whole process. So a pipe found at
+ * the path is held open (read side, non-blocking), and before the watch is closed each held
+ * pipe is opened for writing through `/proc/self/fd` (it may have no name left by then) and
+ * closed: the waiting open returns, and the thread goes on.
+ */
+function createPipeRelease() {
+  const held = new Map<number, FileHandle>();
+  return {
+    /** Holds the pipe at `path`, once per inode. */
+    async hold(path: string): Promise<void> {
+      let handle: FileHandle | undefined;
+      try {
+        handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+        const info = await handle.stat();
+        if (info.isFIFO() && !held.has(Number(info.ino))) {
+          held.set(Number(info.ino), handle);
+          handle = undefined;
+        }
+      } catch {
+        // Gone already: a later read finds what replaced it.
+      } finally {
+        await handle?.close().catch(() => {});
+      }
+    },
+    /**
+     * Opens a writer on every held pipe and on any pipe with a name in `directories` (one
+     * another program made there holds the thread just the same): the waiting open returns,
+     * and while the writers stay open no new one waits. Close the OS watch, wait for its
+     * loop, then call the function returned: it closes the writers and drops the held pipes.
+     */
+    async openWriters(directories: readonly string[]): Promise<() => Promise<void>> {
+      const paths = [...held.values()].map((handle) => `/proc/self/fd/${handle.fd}`);
+      for (const directory of directories) {
+        try {
+          for await (const entry of Deno.readDir(directory)) {
+            if (entry.isFile || entry.isDirectory || entry.isSymlink) continue;
+            // Only a pipe: opening a device can have effects of its own.
+            const path = `${directory}/${entry.name}`;
+            if ((await Deno.lstat(path).catch(() => null))?.isFifo === true) paths.push(path);
+          }
+        } catch {
+          // Gone or unlistable: nothing there to let go.
+        }
+      }
+      const opened: FileHandle[] = [];
+      for (const path of paths) {
+        try {
+          // A read side of our own first, so the write side opens without blocking.
+          opened.push(await open(path, constants.O_RDONLY | constants.O_NONBLOCK));
+          opened.push(await open(path, constants.O_WRONLY | constants.O_NONBLOCK));
+        } catch {
+          // Not a pipe, or gone: nothing to let go.
+        }
+      }
+      return async function letGo(): Promise<void> {
+        for (const handle of [...opened, ...held.values()]) {
+          await handle.close().catch(() => {});
+        }
+        held.clear();
+      };
+    },
+    get size(): number {
+      return held.size;
+    },
+  };
+}
+
 function closeQuietly(watcher: Deno.FsWatcher | undefined): void {
   try {
     watcher?.close();
@@ -57,7 +171,8 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 function readKey(result: EnvReadResult): string {
   switch (result.kind) {
     case "ok":
-      return `ok\0${result.text}`;
+      // The link count too: a hard link made later is worth reporting, though no byte changed.
+      return `ok\0${result.links}\0${result.text}`;
     case "missing":
       return "missing";
     case "unreadable":
@@ -84,22 +199,36 @@ function readKey(result: EnvReadResult): string {
 export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWatcher {
   const absolute = resolve(path);
   const debounceMs = options.debounceMs ?? 50;
+  const maxWaitMs = Math.max(debounceMs, options.maxWaitMs ?? 250);
+  const readOptions = options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes };
   const retryMs = options.retryMs ?? 1000;
+  const pollMs = options.pollMs ?? 1000;
   const timers = options.timers ?? systemClock();
 
   let closed = false;
   let osWatcher: Deno.FsWatcher | undefined;
   let debounceTimer: TimerId | undefined;
+  // When the first event not yet read arrived: the read waits no longer than maxWaitMs after.
+  let pendingSince: number | undefined;
   let retryTimer: { id: TimerId; resolve: () => void } | undefined;
   let reading: Promise<void> | undefined;
   let readAgain = false;
   let lastKey: string | undefined;
-  // Every path in the symlink chain, and the directories that hold them.
+  const pipes = createPipeRelease();
+  // Set when a read closed the OS watch: the watch loop lets go of the pipes once it is down.
+  let letGoAfterWatch: (() => Promise<void>) | undefined;
+  let pollTimer: TimerId | undefined;
+  let polling: Promise<void> | undefined;
+  // What the poll saw last; a read is due when it changes.
+  let lastSignature: string | undefined;
+  // Every path in the symlink chain (a link on any directory on the way included), and the
+  // directories that hold them.
   let chain: string[] = [absolute];
   let directories: string[] = [dirname(absolute)];
 
   function isRelevant(event: Deno.FsEvent): boolean {
     // A rename-save names the temp file and the target in one event: one match is enough.
+    // Only a name compare, before any work: a burst of writes to other files costs no more.
     return event.paths.some((eventPath) => chain.includes(eventPath));
   }
 
@@ -118,14 +247,23 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
     do {
       readAgain = false;
       // The chain first: once the caller has seen this read, events on the new target count.
-      const nextChain = [...(await symlinkChain(absolute)).paths];
-      const result = await readEnvFile(absolute);
+      const nextChain = await linkChain(absolute);
+      const result = await readEnvFile(absolute, readOptions);
       if (closed) return;
-      chain = nextChain;
-      const nextDirectories = [...new Set(nextChain.map((link) => dirname(link)))];
+      // A pipe at the path holds Deno's watch thread (see createPipeRelease): keep a handle
+      // on it while it is there, and let go once something else has taken its place.
+      if (result.kind === "unreadable" && result.detail.startsWith("a named pipe")) {
+        await pipes.hold(absolute);
+      } else if (pipes.size > 0) {
+        await (await pipes.openWriters([]))();
+      }
+      chain = [...nextChain.links, nextChain.target];
+      const nextDirectories = watchedDirectories(nextChain);
       if (!sameList(nextDirectories, directories)) {
-        directories = nextDirectories;
+        // (The directories being left are where a pipe may hold the watch.)
         // The symlink now leads into another directory: the loop re-creates the OS watch.
+        letGoAfterWatch = await pipes.openWriters(directories);
+        directories = nextDirectories;
         closeQuietly(osWatcher);
       }
       deliver(result);
@@ -134,6 +272,7 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
 
   function fireRead(): void {
     debounceTimer = undefined;
+    pendingSince = undefined;
     if (closed) return;
     if (reading !== undefined) {
       readAgain = true;
@@ -146,8 +285,23 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
 
   function scheduleRead(ms: number): void {
     if (closed) return;
+    const now = timers.now();
+    pendingSince ??= now;
+    const left = Math.max(0, pendingSince + maxWaitMs - now);
     if (debounceTimer !== undefined) timers.clearTimeout(debounceTimer);
-    debounceTimer = timers.setTimeout(fireRead, ms);
+    debounceTimer = timers.setTimeout(fireRead, Math.min(ms, left));
+  }
+
+  async function poll(): Promise<void> {
+    pollTimer = undefined;
+    if (closed) return;
+    const signature = await pathSignature(absolute);
+    if (closed) return;
+    if (lastSignature !== undefined && signature !== lastSignature) scheduleRead(0);
+    lastSignature = signature;
+    pollTimer = timers.setTimeout(() => {
+      polling = poll();
+    }, pollMs);
   }
 
   function waitRetry(): Promise<void> {
@@ -184,8 +338,12 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
       } catch {
         failed = true;
       } finally {
+        const letGo = await pipes.openWriters(directories);
         closeQuietly(osWatcher);
         osWatcher = undefined;
+        await letGo();
+        await letGoAfterWatch?.();
+        letGoAfterWatch = undefined;
       }
       // A watch error: pause before re-creating, so one that repeats cannot spin.
       if (failed && !closed) await waitRetry();
@@ -193,6 +351,7 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
   }
 
   const watching = watchLoop();
+  if (pollMs > 0) polling = poll();
 
   async function close(): Promise<void> {
     if (closed) {
@@ -208,9 +367,16 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
       retryTimer.resolve();
       retryTimer = undefined;
     }
+    if (pollTimer !== undefined) timers.clearTimeout(pollTimer);
+    pollTimer = undefined;
+    // A read in flight may be about to hold a pipe: wait for it before letting go of them.
+    await reading;
+    const letGo = await pipes.openWriters(directories);
     closeQuietly(osWatcher);
     await watching;
+    await letGo();
     await reading;
+    await polling;
   }
 
   function onAbort(): void {

@@ -9,7 +9,7 @@ import type { Clock } from "../clock.ts";
 import { buildLoginUrl, exchangeRequestToken, invalidateToken } from "../kite/session.ts";
 import type { Event } from "../lifecycle/machine.ts";
 import type { Logger } from "../log.ts";
-import { type TokenKey, writeToken } from "./env_file.ts";
+import { writeToken } from "./env_file.ts";
 import { fingerprint } from "./fingerprint.ts";
 import { type CallbackOutcome, type CallbackQuery, completeLogin } from "./login_flow.ts";
 import type { LoginStates } from "./login_state.ts";
@@ -22,9 +22,10 @@ export interface KiteLoginSettings {
   /** Secret: never log it. */
   readonly apiSecret: string;
   readonly apiRoot: string;
-  /** Where the new token is written. */
+  /** Where the new token is written (under the key the file uses at that moment). */
   readonly envFile: string;
-  readonly tokenKey: TokenKey;
+  /** `KITEKEEPER_ENV_MAX_BYTES`. */
+  readonly envMaxBytes: number;
   /** When set, a session of another user is refused and invalidated. */
   readonly userId?: string | undefined;
   readonly tokenPattern: RegExp;
@@ -39,6 +40,11 @@ export interface KiteLoginOptions {
   send(event: Event): void;
   /** Called after the token was written, so the `.env` watcher reports the next read. */
   written(): void;
+  /**
+   * Called when the token could not be written (`detail` says why): the session is used all
+   * the same, and the operator must hear that `.env` is stale.
+   */
+  writeFailed(token: string, detail: string): void;
 }
 
 /** The two login routes' handlers. */
@@ -53,6 +59,8 @@ export interface KiteLogin {
 export function createKiteLogin(settings: KiteLoginSettings, options: KiteLoginOptions): KiteLogin {
   const { states, clock, log, send } = options;
   const endpoint = { apiRoot: settings.apiRoot, apiKey: settings.apiKey };
+  // The last token whose write failed, for the log line.
+  let unwritten: string | null = null;
   return {
     async loginUrl() {
       return buildLoginUrl(settings.loginUrl, settings.apiKey, {
@@ -70,13 +78,22 @@ export function createKiteLogin(settings: KiteLoginSettings, options: KiteLoginO
           }),
         invalidate: (token) => invalidateToken(token, endpoint),
         async persist(token) {
-          await writeToken(settings.envFile, token, { key: settings.tokenKey });
+          try {
+            await writeToken(settings.envFile, token, { maxBytes: settings.envMaxBytes });
+          } catch (error: unknown) {
+            unwritten = token;
+            options.writeFailed(token, error instanceof Error ? error.message : String(error));
+            throw error;
+          }
           // A restore of the bytes the watcher last read must not go unnoticed now.
           options.written();
         },
         deliver(session) {
           const print = fingerprint(session.accessToken);
-          log("info", `Login completed for ${session.userId}; token ${print} written to .env`);
+          const where = unwritten === session.accessToken
+            ? "NOT written to .env"
+            : "written to .env";
+          log("info", `Login completed for ${session.userId}; token ${print} ${where}`);
           send({
             type: "TokenLoaded",
             token: session.accessToken,

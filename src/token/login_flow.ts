@@ -26,7 +26,10 @@ export interface CallbackDeps {
   exchange(requestToken: string): Promise<KiteSession>;
   /** Kills a token upstream (used for a session of the wrong user). */
   invalidate(token: string): Promise<boolean>;
-  /** Writes the token into `.env`; rejects with `Failed to write .env: …`. */
+  /**
+   * Writes the token into `.env`; rejects with `Failed to write .env: …` (the session is
+   * then delivered all the same, and the caller tells the operator `.env` is stale).
+   */
   persist(token: string): Promise<void>;
   /** Hands the new token to the lifecycle; the redirect waits for it. */
   deliver(session: KiteSession): Promise<void> | void;
@@ -39,14 +42,16 @@ export interface CallbackDeps {
 /** Why a callback was refused: an HTTP status and a message naming what was wrong. */
 export interface CallbackRefusal {
   readonly kind: "refused";
-  readonly status: 400 | 403 | 500 | 502;
+  readonly status: 400 | 403 | 502;
   /** A short machine-readable code, e.g. `state_reused`. */
   readonly code: string;
   readonly message: string;
 }
 
-/** How the callback ended. */
-export type CallbackOutcome = { readonly kind: "ok"; readonly userId: string } | CallbackRefusal;
+/** How the callback ended; `envStale` says why `.env` does not hold the new token. */
+export type CallbackOutcome =
+  | { readonly kind: "ok"; readonly userId: string; readonly envStale?: string }
+  | CallbackRefusal;
 
 const STATE_MESSAGES: Record<Exclude<StateCheck, "ok">, string> = {
   missing: "The login state is missing: start again from /api/auth/login",
@@ -96,11 +101,16 @@ export async function completeLogin(
     return refuse(502, "token_malformed", "Kite returned an access token of an unexpected shape");
   }
 
+  let envStale: string | undefined;
   try {
     await deps.persist(session.accessToken);
   } catch (error: unknown) {
-    return refuse(500, "write_failed", error instanceof Error ? error.message : String(error));
+    // Kept and used rather than invalidated: the session is good, and killing it would take
+    // the feed down over a file the operator can fix while it runs.
+    envStale = error instanceof Error ? error.message : String(error);
   }
   await deps.deliver(session);
-  return { kind: "ok", userId: session.userId };
+  return envStale === undefined
+    ? { kind: "ok", userId: session.userId }
+    : { kind: "ok", userId: session.userId, envStale };
 }

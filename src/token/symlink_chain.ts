@@ -1,35 +1,60 @@
 /**
- * The walk from a path through its symlinks to the file that holds the bytes: the `.env`
- * writer writes there, the watcher watches every directory on the way.
+ * The walk from a path through its symlinks to the file that holds the bytes, component by
+ * component: a link on a directory on the way (a deploy's `current -> releases/rN`) counts
+ * as much as one on the file. The `.env` writer writes to the end of it; the watcher watches
+ * the directory of every link on the way and of the end.
  *
  * @module
  */
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
-/** Where a walk went, and why it stopped early (if it did). */
-export interface SymlinkChain {
-  /** The absolute path, then each path a symlink led to; the last need not exist. */
-  readonly paths: readonly string[];
-  /** Set when a step failed (not for a path that does not exist), or at 40 hops (`ELOOP`). */
-  readonly error?: Error;
+/** Where a path leads: each symlink met on the way, then the path that holds the bytes. */
+export interface PathLinks {
+  /** Every symlink met while resolving, as `<real directory>/<name>`, in the order met. */
+  readonly links: readonly string[];
+  /** The path with every symlink resolved; it need not exist. */
+  readonly target: string;
 }
 
 const MAX_SYMLINK_HOPS = 40;
 
-/** Follows `path` through symlinks, each hop resolved against the link's directory. */
-export async function symlinkChain(path: string): Promise<SymlinkChain> {
-  let current = resolve(path);
-  const paths = [current];
-  for (let hop = 0; hop < MAX_SYMLINK_HOPS; hop++) {
+/**
+ * Resolves every symlink on `path`, component by component: a link on a directory on the way
+ * counts as much as one on the file. Never throws for a missing part (the rest is kept as
+ * written); throws `ELOOP` after 40 links.
+ */
+export async function symlinkChain(path: string): Promise<PathLinks> {
+  const links: string[] = [];
+  let pending = resolve(path).split("/").filter((part) => part !== "");
+  let current = "/";
+  let hops = 0;
+  while (pending.length > 0) {
+    const [name, ...rest] = pending as [string, ...string[]];
+    const next = join(current, name);
+    let isSymlink: boolean;
     try {
-      if (!(await Deno.lstat(current)).isSymlink) return { paths };
-      current = resolve(dirname(current), await Deno.readLink(current));
-    } catch (error: unknown) {
-      if (error instanceof Deno.errors.NotFound) return { paths };
-      return { paths, error: error instanceof Error ? error : new Error(String(error)) };
+      isSymlink = (await Deno.lstat(next)).isSymlink;
+    } catch {
+      // Missing (or not a directory on the way): nothing further can be a link.
+      return { links, target: join(next, ...rest) };
     }
-    paths.push(current);
+    if (!isSymlink) {
+      current = next;
+      pending = rest;
+      continue;
+    }
+    if (++hops > MAX_SYMLINK_HOPS) {
+      throw Object.assign(new Error("Too many levels of symbolic links"), { code: "ELOOP" });
+    }
+    links.push(next);
+    const to = resolve(current, await Deno.readLink(next));
+    pending = [...to.split("/").filter((part) => part !== ""), ...rest];
+    current = "/";
   }
-  const loop = Object.assign(new Error("Too many levels of symbolic links"), { code: "ELOOP" });
-  return { paths, error: loop };
+  return { links, target: current };
+}
+
+/** The directories whose entries decide what `links` leads to: each link's and the target's. */
+export function watchedDirectories(links: PathLinks): string[] {
+  return [...new Set([...links.links, links.target].map((path) => dirname(path)))];
 }

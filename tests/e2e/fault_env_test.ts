@@ -248,13 +248,16 @@ Deno.test("fault: .env unreadable (a directory in its place: EISDIR), then reada
   await Deno.remove(h.envFile);
   await Deno.mkdir(h.envFile);
   await reach(daemon, "the unreadable file noted", (s) => {
-    return s.invalidToken?.detail.endsWith("EISDIR") === true;
+    return s.invalidToken?.detail.includes("EISDIR") === true;
   });
   report(".env unreadable", "directory in its place → noted", since(broken));
   await ticksResume(daemon, Date.now());
   assert.equal(daemon.actor.snapshot().gen, gen, "the feed keeps its socket");
   const status = await assertServes(daemon, "Live");
-  assert.equal(status.env_problem, `Failed to read ${h.envFile}: EISDIR`);
+  assert.equal(
+    status.env_problem,
+    `Failed to read ${h.envFile}: EISDIR: a directory, not a regular file`,
+  );
 
   // Readable again, with the same token: nothing to reconnect, and the problem is gone.
   const fixed = performance.now();

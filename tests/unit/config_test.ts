@@ -39,7 +39,7 @@ Deno.test("loadConfig() fills the documented defaults", () => {
   assert.equal(config.mode, "full");
   assert.deepEqual(config.tokenExpiry, { hour: 6, minute: 0 });
   assert.equal(config.tokenPattern.source, "^[A-Za-z0-9]{32}$");
-  assert.equal(config.tokenKey, "KITE_ACCESS_TOKEN");
+  assert.equal(config.envMaxBytes, 1024 * 1024);
   assert.equal(config.backoffBaseMs, 250);
   assert.equal(config.backoffCapMs, 30000);
   assert.equal(config.stallMs, 5000);
@@ -93,7 +93,6 @@ Deno.test("loadConfig() accepts the seed setup's ZERODHA_ names", () => {
   );
   assert.equal(config.apiKey, "zkey");
   assert.equal(config.apiSecret, "zsecret");
-  assert.equal(config.tokenKey, "ZERODHA_ACCESS_TOKEN");
   assert.equal(load({ ...BASE, ZERODHA_API_KEY: "zkey" }).apiKey, "key1");
 });
 

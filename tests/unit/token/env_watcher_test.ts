@@ -261,6 +261,7 @@ Deno.test("watchEnvFile() reads only when its (injected) debounce timer fires", 
     clearTimeout(id: number): void {
       pending.delete(id);
     },
+    now: () => 0,
   };
   function fireAll(): void {
     const due = [...pending.values()];
@@ -281,7 +282,8 @@ Deno.test("watchEnvFile() reads only when its (injected) debounce timer fires", 
     }
   }
   const log = recorder();
-  const watcher = watchEnvFile(`${dir}/.env`, { onRead: log.onRead, timers });
+  // No poll: every timer armed here is the debounce.
+  const watcher = watchEnvFile(`${dir}/.env`, { onRead: log.onRead, timers, pollMs: 0 });
   try {
     await untilArmed();
     assert.equal(log.reads.length, 0);
