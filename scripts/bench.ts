@@ -1,11 +1,11 @@
 /**
  * The benchmarks, in one go, against the simulator: recovery from a token rotation, tick
- * decoding, fan-out to `/stream` clients, the Kite-compatible `/ws` endpoint, the idle daemon, and `/status` under load. Each
+ * decoding, fan-out to `/stream` clients, the Kite-compatible `/ws` endpoint, the idle daemon, `/status` under load, and the simulator itself at Kite's limits. Each
  * figure is printed beside a baseline measured in the same run, with the ratio and the goal
  * it answers to; everything goes to `bench/results.json` too.
  *
  * ```sh
- * deno task bench [--quick] [--only recovery,decode,fanout,endpoint,idle,status] [--out PATH]
+ * deno task bench [--quick] [--only recovery,decode,fanout,endpoint,idle,status,simulator] [--out PATH]
  * # that is: deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env \
  * #   --allow-run=deno,cat scripts/bench.ts …
  * ```
@@ -25,13 +25,21 @@ import { parseArgs } from "node:util";
 import { type BenchResult, type Figure, round } from "./_bench_stats.ts";
 import { benchDecode, decodeFigures } from "./bench_decode.ts";
 import { benchEndpoint } from "./bench_endpoint.ts";
+import { benchSimulator } from "./bench_simulator.ts";
 import { benchFanout } from "./bench_fanout.ts";
 import { benchIdle } from "./bench_idle.ts";
 import { benchRecovery } from "./bench_recovery.ts";
 import { benchStatus } from "./bench_status.ts";
 
 /** A benchmark's name on the command line and in the results. */
-export type BenchName = "recovery" | "decode" | "fanout" | "endpoint" | "idle" | "status";
+export type BenchName =
+  | "recovery"
+  | "decode"
+  | "fanout"
+  | "endpoint"
+  | "idle"
+  | "status"
+  | "simulator";
 
 /** What `bench/results.json` holds. */
 export interface BenchResults {
@@ -62,7 +70,15 @@ export interface Machine {
 
 type Log = (line: string) => void;
 
-const NAMES: readonly BenchName[] = ["recovery", "decode", "fanout", "endpoint", "idle", "status"];
+const NAMES: readonly BenchName[] = [
+  "recovery",
+  "decode",
+  "fanout",
+  "endpoint",
+  "idle",
+  "status",
+  "simulator",
+];
 const DEFAULT_OUT = new URL("../bench/results.json", import.meta.url).pathname;
 
 /** Runs benchmark `name`, tiny when `quick`. */
@@ -91,6 +107,11 @@ async function run(name: BenchName, options: { quick: boolean; log: Log }): Prom
       });
     case "idle":
       return await benchIdle({ ...(quick ? { windowMs: 2000, warmupMs: 500 } : {}), log });
+    case "simulator":
+      return await benchSimulator({
+        ...(quick ? { perSocket: 50, windowMs: 1500, warmupMs: 500 } : {}),
+        log,
+      });
     case "status":
       return await benchStatus({
         ...(quick ? { requests: 300, connections: 4, rounds: 2, warmup: 50 } : {}),

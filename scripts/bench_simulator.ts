@@ -1,7 +1,7 @@
 /**
  * Benchmark: what the simulator costs at Kite's limits. `kitekeeper simulate --tick-ms
  * 1000` runs as its own process; this one opens 3 sockets (Kite's limit an api_key) and
- * subscribes 3000 instruments on each (9000, Kite's limit), in a mode, and counts what
+ * subscribes 3000 instruments on each (9000, Kite's limit) in full mode, and counts what
  * arrives. Measured over a window: the simulator's CPU as % of one core
  * (`/proc/<pid>/stat`, 10 ms steps) and its RSS. Baseline, in the same run: the same
  * simulator with the 3 sockets open and nothing subscribed (heartbeats only).
@@ -14,16 +14,35 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import type { Mode } from "../src/kite/packets.ts";
 import { optionTokens } from "../src/simulator/instruments.ts";
-import { cpuPercent, freePort, KITE, procSample, spawnDeno } from "./_bench_process.ts";
-import { delay, round } from "./_bench_stats.ts";
+import {
+  cpuPercent,
+  freePort,
+  KITE,
+  type ProcSample,
+  procSample,
+  spawnDeno,
+} from "./_bench_process.ts";
+import { type BenchResult, delay, epochMs, figure, round } from "./_bench_stats.ts";
+
+/** Options of {@linkcode benchSimulator}. */
+export interface SimulatorBenchOptions {
+  /** Instruments on each of the 3 sockets; default 3000 (Kite's limit). */
+  readonly perSocket?: number;
+  readonly mode?: Mode;
+  /** Each measured window; default 30 s. */
+  readonly windowMs?: number;
+  /** Time after subscribing before measuring; default 3 s. */
+  readonly warmupMs?: number;
+  /** Progress lines go here. */
+  readonly log?: (line: string) => void;
+}
 
 const SOCKETS = 3;
-const PER_SOCKET = 3000;
 const MB = 1024 * 1024;
 
 interface Counter {
-  messages: number;
   packets: number;
   bytes: number;
   heartbeats: number;
@@ -35,7 +54,6 @@ function openSocket(url: string, counter: Counter): Promise<WebSocket> {
   socket.onmessage = (event) => {
     if (typeof event.data === "string") return;
     const bytes = event.data as ArrayBuffer;
-    counter.messages++;
     counter.bytes += bytes.byteLength;
     if (bytes.byteLength < 2) counter.heartbeats++;
     else counter.packets += new DataView(bytes).getUint16(0);
@@ -46,31 +64,38 @@ function openSocket(url: string, counter: Counter): Promise<WebSocket> {
   });
 }
 
-async function measure(pid: number, windowMs: number, counter: Counter) {
+interface Window {
+  readonly cpu: number;
+  readonly after: ProcSample;
+  readonly packetsPerS: number;
+  readonly kbPerS: number;
+  readonly heartbeatsPerS: number;
+}
+
+async function measure(pid: number, windowMs: number, counter: Counter): Promise<Window> {
   const start = { ...counter };
   const before = await procSample(pid);
+  const started = epochMs();
   await delay(windowMs);
   const after = await procSample(pid);
+  const elapsed = epochMs() - started;
+  const perS = (n: number) => n * 1000 / elapsed;
   return {
-    cpuPercent: round(cpuPercent(before, after, windowMs), 2),
-    rssMb: round(after.rssBytes / MB, 1),
-    packetsPerS: round((counter.packets - start.packets) * 1000 / windowMs, 0),
-    heartbeatsPerS: round((counter.heartbeats - start.heartbeats) * 1000 / windowMs, 2),
-    kbPerS: round((counter.bytes - start.bytes) / 1024 * 1000 / windowMs, 0),
+    cpu: cpuPercent(before, after, elapsed),
+    after,
+    packetsPerS: perS(counter.packets - start.packets),
+    kbPerS: perS((counter.bytes - start.bytes) / 1024),
+    heartbeatsPerS: perS(counter.heartbeats - start.heartbeats),
   };
 }
 
-/** Runs the simulator child, idle and then at 9000 instruments, and prints both. */
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      "window-s": { type: "string", default: "30" },
-      mode: { type: "string", default: "full" },
-    },
-  });
-  const windowMs = Number(values["window-s"]) * 1000;
-  const mode = values.mode;
+/** Runs the simulator as a child, idle and then at 3 × `perSocket` instruments; reports both. */
+export async function benchSimulator(options: SimulatorBenchOptions = {}): Promise<BenchResult> {
+  const perSocket = options.perSocket ?? 3000;
+  const mode = options.mode ?? "full";
+  const windowMs = options.windowMs ?? 30_000;
+  const warmupMs = options.warmupMs ?? 3000;
+  const log = options.log ?? (() => {});
   const port = await freePort();
   await using sim = spawnDeno([
     "run",
@@ -88,36 +113,85 @@ async function main(): Promise<void> {
     "--password",
     "bench",
     "--redirect-url",
-    "http://127.0.0.1:9/cb",
+    "http://127.0.0.1:9/api/auth/callback",
     "--tick-ms",
     "1000",
   ]);
-  const ready = await sim.stdout.waitFor(/simulator ready (http:\/\/\S+)/, 30_000);
-  const origin = ready[1] as string;
-  const counter: Counter = { messages: 0, packets: 0, bytes: 0, heartbeats: 0 };
+  const origin = (await sim.stdout.waitFor(/simulator ready (http:\/\/\S+)/, 30_000))[1] as string;
+  const counter: Counter = { packets: 0, bytes: 0, heartbeats: 0 };
   const sockets: WebSocket[] = [];
-  for (let i = 0; i < SOCKETS; i++) {
-    const response = await fetch(`${origin}/_sim/session`, { method: "POST" });
-    const { access_token } = await response.json();
-    const url = `${
-      origin.replace(/^http/, "ws")
-    }/ws?api_key=${KITE.apiKey}&access_token=${access_token}`;
-    sockets.push(await openSocket(url, counter));
+  try {
+    for (let i = 0; i < SOCKETS; i++) {
+      const response = await fetch(`${origin}/_sim/session`, { method: "POST" });
+      const { access_token } = await response.json();
+      const query = `api_key=${KITE.apiKey}&access_token=${access_token}`;
+      sockets.push(await openSocket(`${origin.replace(/^http/, "ws")}/ws?${query}`, counter));
+    }
+    const seconds = `${windowMs / 1000} s`;
+    log(`simulator: idle, ${SOCKETS} sockets, nothing subscribed, ${seconds}`);
+    await delay(warmupMs);
+    const idle = await measure(sim.pid, windowMs, counter);
+    const tokens = optionTokens(SOCKETS * perSocket);
+    sockets.forEach((socket, i) => {
+      const mine = tokens.slice(i * perSocket, (i + 1) * perSocket);
+      socket.send(JSON.stringify({ a: "subscribe", v: mine }));
+      socket.send(JSON.stringify({ a: "mode", v: [mode, mine] }));
+    });
+    log(`simulator: ${tokens.length} instruments in ${mode} mode at 1 Hz, ${seconds}`);
+    await delay(warmupMs);
+    const busy = await measure(sim.pid, windowMs, counter);
+    return {
+      figures: [
+        figure({
+          key: "simulator.cpu_percent",
+          benchmark: "simulator",
+          name: `simulator CPU, ${tokens.length} instruments ${mode} at 1 Hz on ${SOCKETS} sockets`,
+          unit: "% of a core",
+          value: round(busy.cpu, 3),
+          baseline: { name: "the same, nothing subscribed", value: round(idle.cpu, 3) },
+        }),
+        figure({
+          key: "simulator.rss_mb",
+          benchmark: "simulator",
+          name: "simulator RSS at the end",
+          unit: "MB",
+          value: round(busy.after.rssBytes / MB, 1),
+          baseline: {
+            name: "the same, nothing subscribed",
+            value: round(idle.after.rssBytes / MB, 1),
+          },
+        }),
+      ],
+      details: {
+        window_ms: windowMs,
+        warmup_ms: warmupMs,
+        instruments: tokens.length,
+        mode,
+        tick_ms: 1000,
+        packets_per_s: round(busy.packetsPerS, 0),
+        kb_per_s: round(busy.kbPerS, 0),
+        heartbeats_per_s_busy: round(busy.heartbeatsPerS, 2),
+        heartbeats_per_s_idle: round(idle.heartbeatsPerS, 2),
+      },
+    };
+  } finally {
+    for (const socket of sockets) socket.close();
   }
-  await delay(2000);
-  console.error(`idle: ${SOCKETS} sockets, nothing subscribed, ${windowMs / 1000} s`);
-  const idle = await measure(sim.pid, windowMs, counter);
-  const tokens = optionTokens(SOCKETS * PER_SOCKET);
-  sockets.forEach((socket, i) => {
-    const mine = tokens.slice(i * PER_SOCKET, (i + 1) * PER_SOCKET);
-    socket.send(JSON.stringify({ a: "subscribe", v: mine }));
-    socket.send(JSON.stringify({ a: "mode", v: [mode, mine] }));
-  });
-  await delay(3000);
-  console.error(`busy: ${tokens.length} instruments in ${mode} mode at 1 Hz, ${windowMs / 1000} s`);
-  const busy = await measure(sim.pid, windowMs, counter);
-  for (const socket of sockets) socket.close();
-  console.log(JSON.stringify({ mode, instruments: tokens.length, idle, busy }, null, 2));
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { "window-s": { type: "string" }, mode: { type: "string" } },
+  });
+  const mode = values.mode;
+  if (mode !== undefined && mode !== "ltp" && mode !== "quote" && mode !== "full") {
+    throw new TypeError(`Failed to read --mode: "${mode}" is not ltp, quote or full`);
+  }
+  const result = await benchSimulator({
+    ...(values["window-s"] === undefined ? {} : { windowMs: Number(values["window-s"]) * 1000 }),
+    ...(mode === undefined ? {} : { mode }),
+    log: (line) => console.error(line),
+  });
+  console.log(JSON.stringify(result, null, 2));
+}
