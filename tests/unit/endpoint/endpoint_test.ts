@@ -124,6 +124,21 @@ Deno.test("a client's mistakes get Kite's error text and the connection stays", 
   await probe.close();
 });
 
+Deno.test("a request over the size limit, or in binary, gets an error text; the connection stays", async () => {
+  await using fx = startEndpoint({ limits: { maxRequestBytes: 1024 } });
+  const probe = await connected(fx.url());
+  probe.send({ a: "subscribe", v: Array.from({ length: 300 }, (_, i) => i + 1) });
+  assert.match(JSON.parse((await probe.next(isText)).text).data, /characters; the limit is 1024/);
+  probe.socket.send(new Uint8Array([1, 2, 3]));
+  assert.match(JSON.parse((await probe.next(isText)).text).data, /not binary/);
+  probe.send({ a: "subscribe", v: [INFY] });
+  await handled(fx.endpoint.stats, 3);
+  fx.clock.tick(20);
+  assert.deepEqual([...fx.plans.at(-1)![0]!.instruments.keys()], [INFY]);
+  assert.equal(fx.endpoint.stats().request_errors_total, 2);
+  await probe.close();
+});
+
 Deno.test("an idle client gets a 1-byte heartbeat about every second", async () => {
   await using fx = startEndpoint();
   const probe = await connected(fx.url());
