@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { InjectedError, InjectedErrors } from "./injected_errors.ts";
 import { isKiteErrorType, KITE_ERROR_TYPES, kiteError } from "../kite/kite_error.ts";
+import { istDate } from "../market/ist_time.ts";
 import { orderUpdateText } from "./order_update.ts";
 import type { SessionStore } from "./session_store.ts";
 import type { TickerHub } from "./ticker_hub.ts";
@@ -117,8 +118,9 @@ export function controlRoutes(deps: ControlDeps): Hono<{ Bindings: PeerEnv }> {
   app.post("/_sim/garbage", (c) => c.json({ sent: deps.hub.sendGarbage() }));
   let orders = 0;
   app.post("/_sim/order", (c) => {
-    // Kite's order ids are 15 digits: a date-like prefix and a sequence.
-    const orderId = `260105${String(++orders).padStart(9, "0")}`;
+    // Kite's order ids are 15 digits: the IST date (YYMMDD) and a sequence.
+    const day = istDate(deps.now()).slice(2).replaceAll("-", "");
+    const orderId = `${day}${String(++orders).padStart(9, "0")}`;
     const sent = deps.hub.sendText(
       orderUpdateText({ userId: deps.userId, orderId, at: deps.now() }),
     );
