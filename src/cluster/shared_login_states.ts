@@ -25,7 +25,7 @@ export function shareLoginStates(
 ): LoginStates {
   const ttlMs = options.ttlMs ?? 10 * 60_000;
   const now = options.now ?? Date.now;
-  // Nonces this node put in Redis (→ expiry): their absence there means another node used them.
+  // Nonces this node issued (→ expiry): their absence in Redis means another node used them.
   const registered = new Map<string, number>();
 
   async function takeNonce(nonce: string): Promise<number | null> {
@@ -41,23 +41,28 @@ export function shareLoginStates(
       const state = await local.issue();
       const nonce = nonceOf(state);
       const at = now();
-      for (const [old, expiresAt] of registered) if (expiresAt <= at) registered.delete(old);
+      // Insertion order is expiry order (one ttl): stop at the first live one, O(1) amortized.
+      for (const [old, expiresAt] of registered) {
+        if (expiresAt > at) break;
+        registered.delete(old);
+      }
+      registered.set(nonce, at + ttlMs);
       try {
         await link.send(["SET", `${options.keys.loginNonce}${nonce}`, "1", "PX", String(ttlMs)]);
-        registered.set(nonce, at + ttlMs);
       } catch {
         // Redis out of reach: the state still works on this node.
       }
       return state;
     },
     async consume(state) {
+      // The local check keeps nothing per issue: "ok" is genuine, fresh and not used here.
       const verdict = await local.consume(state);
-      if (state === undefined || (verdict !== "ok" && verdict !== "reused")) return verdict;
+      if (state === undefined || verdict !== "ok") return verdict;
       const nonce = nonceOf(state);
       const ours = registered.delete(nonce);
       const taken = await takeNonce(nonce);
       // Issued here: used elsewhere first if Redis no longer has it.
-      if (verdict === "ok") return ours && taken === 0 ? "reused" : "ok";
+      if (ours) return taken === 0 ? "reused" : "ok";
       // Genuine and fresh but not issued here: another node issued it; first use takes it.
       return taken === 1 ? "ok" : "reused";
     },

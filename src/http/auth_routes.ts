@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import type { CallbackOutcome, CallbackQuery } from "../token/login_flow.ts";
 import { refusalPage } from "./pages.ts";
+import { rateLimit } from "./rate_limit.ts";
 
 /** What the auth routes need. */
 export interface AuthRouteDeps {
@@ -22,7 +23,8 @@ function wantsJson(accept: string | undefined): boolean {
 /** The login redirect and the callback; a refusal is a page, or JSON when asked for. */
 export function authRoutes(deps: AuthRouteDeps): Hono {
   const routes = new Hono();
-  routes.get("/api/auth/login", async (c) => c.redirect(await deps.loginUrl(), 302));
+  // Needs no credentials: rate-limited per peer, so a flood costs 429s, not work.
+  routes.get("/api/auth/login", rateLimit(), async (c) => c.redirect(await deps.loginUrl(), 302));
   routes.get("/api/auth/callback", async (c) => {
     const query: CallbackQuery = {
       request_token: c.req.query("request_token"),

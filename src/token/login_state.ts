@@ -2,6 +2,10 @@
  * The `state` carried through Kite's login: HMAC-signed under a per-process random key,
  * single use, and short-lived, so a callback nobody started here is refused.
  *
+ * Issuing stores nothing (the signature and the time in the state are the record), so a
+ * flood of `GET /api/auth/login` costs no memory; only states that come back are kept, until
+ * they expire, to refuse a second use: a bounded cache, pruned from its oldest end.
+ *
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -38,7 +42,16 @@ function fromHex(text: string): Uint8Array<ArrayBuffer> | null {
  * ```
  */
 export async function createLoginStates(
-  options: { now?: () => number; ttlMs?: number; key?: CryptoKey } = {},
+  options: {
+    now?: () => number;
+    ttlMs?: number;
+    key?: CryptoKey;
+    /**
+     * Used states remembered at most (default 10 000); past it the oldest use is forgotten.
+     * With logins rate-limited, as the daemon's route is, it is never reached.
+     */
+    maxUsed?: number;
+  } = {},
 ): Promise<LoginStates> {
   const now = options.now ?? Date.now;
   const ttlMs = options.ttlMs ?? 10 * 60_000;
@@ -48,21 +61,24 @@ export async function createLoginStates(
     false,
     ["sign", "verify"],
   );
-  // nonce → expiry (ms); a nonce leaves on first use or when it expires.
-  const pending = new Map<string, number>();
+  const maxUsed = options.maxUsed ?? 10_000;
+  // Nonces already used → their expiry (ms), oldest use first.
+  const used = new Map<string, number>();
 
+  /** Drops expired uses from the oldest end: O(1) amortized, never a walk of the whole map. */
   function prune(at: number): void {
-    for (const [nonce, expiresAt] of pending) if (expiresAt <= at) pending.delete(nonce);
+    for (const [nonce, expiresAt] of used) {
+      if (expiresAt > at && used.size < maxUsed) return;
+      used.delete(nonce);
+    }
   }
 
   return {
     async issue() {
       const at = now();
-      prune(at);
       const nonce = toHex(crypto.getRandomValues(new Uint8Array(16)));
       const payload = `${nonce}.${at}`;
       const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(payload)));
-      pending.set(nonce, at + ttlMs);
       return `${payload}.${toHex(mac)}`;
     },
     async consume(state) {
@@ -81,12 +97,11 @@ export async function createLoginStates(
       );
       if (!genuine) return "forged";
       const at = now();
-      if (at - Number(issuedAt) >= ttlMs) {
-        pending.delete(nonce);
-        return "expired";
-      }
-      if (!pending.delete(nonce)) return "reused";
+      const issued = Number(issuedAt);
+      if (!(at - issued < ttlMs)) return "expired";
+      if (used.has(nonce)) return "reused";
       prune(at);
+      used.set(nonce, issued + ttlMs);
       return "ok";
     },
   };
