@@ -89,9 +89,27 @@ export interface Config {
    * `KITEKEEPER_JOURNAL_KEEP_DAYS` (`null`: keep every day); `null` when not journaling.
    */
   readonly journal: { readonly dir: string; readonly keepDays: number | null } | null;
+  /**
+   * Two machines, one feed (`KITEKEEPER_REDIS_URL`, `KITEKEEPER_CLUSTER`,
+   * `KITEKEEPER_LEASE_MS`); `null` without a Redis URL, and then no cluster code loads.
+   */
+  readonly cluster: ClusterConfig | null;
   /** Things worth telling the operator that do not stop the daemon. */
   readonly warnings: readonly string[];
 }
+
+/** A node's cluster settings. */
+export interface ClusterConfig {
+  /** Secret (it may hold Redis's password): log `redactRedisUrl(redisUrl)` only. */
+  readonly redisUrl: string;
+  /** The cluster's name; `null`: the api_key's fingerprint. */
+  readonly name: string | null;
+  /** The feed lease's time to live: a standby takes over within it plus a second. */
+  readonly leaseMs: number;
+}
+
+/** What a cluster name (`KITEKEEPER_CLUSTER`) may be: it goes into Redis key names. */
+export const CLUSTER_NAME: RegExp = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** Options for {@linkcode loadConfig}. */
 export interface LoadConfigOptions {
@@ -210,6 +228,22 @@ function parseMilliseconds(found: Found): number {
     throw invalid(found, `"${found.value}" is not a positive whole number of milliseconds`);
   }
   return value;
+}
+
+function parseCluster(lookup: (name: string) => Found | undefined): ClusterConfig | null {
+  const url = lookup("KITEKEEPER_REDIS_URL");
+  if (url === undefined || url.value.trim() === "") return null;
+  const redisUrl = parseUrl({ ...url, value: url.value.trim() }, ["redis:", "rediss:"]);
+  const nameFound = lookup("KITEKEEPER_CLUSTER");
+  const name = nameFound?.value.trim() || null;
+  if (nameFound !== undefined && name !== null && !CLUSTER_NAME.test(name)) {
+    throw invalid(nameFound, "use 1-64 letters, digits, '.', '_' or '-'");
+  }
+  const leaseFound = lookup("KITEKEEPER_LEASE_MS") ??
+    { name: "KITEKEEPER_LEASE_MS", value: "5000", where: "(the default)" };
+  const leaseMs = parseMilliseconds(leaseFound);
+  if (leaseMs < 300) throw invalid(leaseFound, `${leaseMs} ms is below 300`);
+  return { redisUrl, name, leaseMs };
 }
 
 function parseAdminToken(found: Found | undefined): string | undefined {
@@ -422,6 +456,7 @@ export function loadConfig(
       dir: isAbsolute(journalDir) ? journalDir : join(dirname(envFile), journalDir),
       keepDays,
     },
+    cluster: parseCluster(lookup),
     warnings,
   });
 }

@@ -37,6 +37,7 @@ import { statusSource } from "./ops/status_source.ts";
 import { watchEnvTokens } from "./token/env_tokens.ts";
 import { createKiteLogin } from "./token/kite_login.ts";
 import { createLoginStates } from "./token/login_state.ts";
+import { encode } from "./kite/packets.ts";
 import { profileProbe } from "./token/profile_probe.ts";
 
 /** Options of {@linkcode startDaemon}. */
@@ -82,7 +83,6 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
   const log = options.log ?? consoleLogger({ now: () => clock.now() });
   const startedAt = clock.now();
   const holidays = options.holidays ?? nseHolidays2026();
-  const states = await createLoginStates({ now: () => clock.now() });
   // Disposed in reverse: on a failed start here, or on close() once started.
   await using stack = new AsyncDisposableStack();
 
@@ -102,20 +102,37 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
   const ticker = stack.use(connectTickerFeed(config.tickerUrl, {
     apiKey: config.apiKey,
     feed,
-    streams: { publish: (ticks, at) => streams.publish(ticks, at) },
+    streams: {
+      publish(ticks, at) {
+        streams.publish(ticks, at);
+        cluster?.publishTicks(ticks, at);
+      },
+    },
     endpoint: {
       publish: (message) => endpoint.publish(message),
       forward: (text) => endpoint.forward(text),
     },
-    send: (event) => actor.send(event),
+    send(event) {
+      const passed = cluster === null ? event : cluster.filter(event);
+      if (passed !== null) actor.send(passed);
+    },
     clock,
     log,
     handshakeTimeoutMs: options.handshakeTimeoutMs,
     onMessage: (gen, raw) => journal?.message(gen, raw),
   }));
+  // With Redis: a node of a cluster, loaded only then. Its lease gate stands between the
+  // lifecycle and the ticker: only the lease holder opens upstream sockets.
+  const cluster = config.cluster === null ? null : stack.use(
+    await (await import("./cluster/cluster_node.ts")).startClusterNode(
+      { ...config, cluster: config.cluster },
+      { clock, log, sockets: ticker, send: (event) => actor.send(event) },
+    ),
+  );
+  const states = cluster?.loginStates ?? await createLoginStates({ now: () => clock.now() });
   const actor = createActor({
     ports: {
-      socket: ticker,
+      socket: cluster?.port ?? ticker,
       probe: profileProbe(config, { userId: config.userId }),
       clock,
       log,
@@ -145,7 +162,15 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     }),
   );
   const gaps = stack.use(
-    watchGaps({ lifecycle: actor, clock, holidays, onGap: (gap) => journal?.gap(gap) }),
+    watchGaps({
+      lifecycle: actor,
+      clock,
+      holidays,
+      onGap(gap) {
+        journal?.gap(gap);
+        cluster?.gap(gap);
+      },
+    }),
   );
   const notifier = config.notify === undefined ? undefined : stack.use(
     createNotifier(config.notify, { lifecycle: actor, loginUrl: () => loginUrl, clock, log }),
@@ -173,7 +198,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       thresholdMs: config.noTicksWarnMs,
     }),
   );
-  const status = statusSource({
+  const localStatus = statusSource({
     lifecycle: actor,
     feed,
     clock,
@@ -198,6 +223,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     journal: () => journal === null ? null : journalView(journal.status()),
     envProblems: () => tokens.problems(),
   });
+  const status = cluster === null ? localStatus : () => cluster.decorate(localStatus());
   const streams = stack.use(
     createStreamHub({
       lifecycle: actor,
@@ -207,6 +233,17 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
   );
   stack.defer(() => actor.stop());
 
+  // The cluster's token goes into .env before the watcher's first read of it.
+  let forgetEnv = (): void => {};
+  await cluster?.attach({
+    lifecycle: actor,
+    onBusTicks(ticks, at) {
+      feed.record(ticks, at);
+      streams.publish(ticks, at);
+      endpoint.publish(encode(ticks));
+    },
+    written: () => forgetEnv(),
+  });
   const tokens = stack.use(watchEnvTokens(config.envFile, {
     tokenPattern: config.tokenPattern,
     send: actor.send,
@@ -216,6 +253,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     maxBytes: config.envMaxBytes,
     log,
   }));
+  forgetEnv = tokens.forget;
   const login = createKiteLogin(config, {
     states,
     clock,

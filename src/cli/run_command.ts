@@ -9,7 +9,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { type Config, ConfigError, envMaxBytesFrom, loadConfig } from "../config.ts";
 import { checkEnvFileMode, readEnvFile } from "../token/env_file.ts";
 import { envPathProblem } from "../token/env_path.ts";
-import { startDaemon } from "../daemon.ts";
+import { type Daemon, startDaemon } from "../daemon.ts";
 import { type Holidays, holidaysWarning, readHolidays } from "../market/holidays_file.ts";
 import { startupWarnings } from "../ops/startup_warnings.ts";
 import { parseFlags, stringFlag } from "./parse_flags.ts";
@@ -72,10 +72,14 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   const modeWarning = await checkEnvFileMode(envFile);
   if (modeWarning !== null) console.error(`warning: ${modeWarning}`);
 
-  const daemon = await startDaemon(config, {
-    version: denoJson.version,
-    holidays: holidays.dates,
-  });
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon(config, { version: denoJson.version, holidays: holidays.dates });
+  } catch (error: unknown) {
+    if (!(error instanceof ConfigError)) throw error; // E.g. a Redis that cannot be used.
+    console.error(error.message);
+    return 2;
+  }
   console.log(`kitekeeper listening on ${daemon.url}`);
   const signal = await untilTerminated(() => void daemon.reload());
   console.log(`Received ${signal}; shutting down`);

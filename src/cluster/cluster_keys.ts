@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { CLUSTER_NAME } from "../config.ts";
 
 /** Every key and channel one cluster uses. */
 export interface ClusterKeys {
@@ -24,8 +25,6 @@ export interface ClusterKeys {
   /** Prefix of the login-state nonces: issued on one node, consumable once on any. */
   readonly loginNonce: string;
 }
-
-const CLUSTER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** Checks a cluster name (`KITEKEEPER_CLUSTER`); throws a one-line `TypeError`. */
 export function checkClusterName(name: string): void {

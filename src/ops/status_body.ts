@@ -99,4 +99,29 @@ export interface StatusBody {
   readonly pid: number;
   readonly version: string;
   readonly uptime_s: number;
+  /**
+   * With `KITEKEEPER_REDIS_URL` only: whether this node holds the feed lease. A standby's
+   * `state`, `since` and `reason` are the holder's, as it announced them through Redis.
+   */
+  readonly role?: "holder" | "standby";
+  /** With `KITEKEEPER_REDIS_URL` only: the cluster as this node sees it. */
+  readonly cluster?: ClusterStatus;
+}
+
+/** `/status`'s `cluster` object. */
+export interface ClusterStatus {
+  readonly name: string;
+  /** This node's name on the lease. */
+  readonly node: string;
+  /** Who holds the lease and under which fencing number, as last seen; `null`: nobody. */
+  readonly holder: { readonly node: string; readonly fence: number } | null;
+  /** The Redis URL without credentials, and why it is out of reach now (`null`: fine). */
+  readonly redis: { readonly url: string; readonly problem: string | null };
+  /** The tick bus: ticks published to Redis (holder), dropped (queue full), failed. */
+  readonly bus: {
+    readonly published: number;
+    readonly dropped: number;
+    readonly failed: number;
+    readonly received: number;
+  };
 }
