@@ -253,6 +253,10 @@ function parseAdminToken(found: Found | undefined): string | undefined {
   if (token.length < 16 || /\s/.test(token)) {
     throw invalid(found, `${token.length} characters; use 16 or more without spaces`);
   }
+  // What a bearer credential may hold (RFC 6750 b64token), or no request could present it.
+  if (!/^[A-Za-z0-9._~+/-]+=*$/.test(token)) {
+    throw invalid(found, "use only letters, digits and . _ ~ + / - (then any = signs)");
+  }
   return token;
 }
 

@@ -1,12 +1,12 @@
 /**
  * The optional admin token: with `KITEKEEPER_ADMIN_TOKEN` set, every route but the open ones
  * (liveness, and the login/callback pair a browser must reach without it) answers 401 unless
- * the request carries `Authorization: Bearer <token>`.
+ * the request carries `Authorization: Bearer <token>`. Hono's `bearerAuth` checks it.
  *
  * @module
  */
 import type { Context, MiddlewareHandler, Next } from "hono";
-import { timingSafeEqual } from "node:crypto";
+import { bearerAuth } from "hono/bearer-auth";
 
 /** Options of {@linkcode adminToken}. */
 export interface AdminTokenOptions {
@@ -23,17 +23,18 @@ export const OPEN_PATHS: readonly string[] = Object.freeze([
   "/api/auth/callback",
 ]);
 
-const BEARER = /^Bearer +(\S+) *$/i;
-const encoder = new TextEncoder();
+const CHALLENGE = 'Bearer realm="kitekeeper"';
 
-async function sha256(text: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+function refusal(message: string): Response {
+  return Response.json({ error: "unauthorized", message }, { status: 401 });
 }
 
 /**
  * Demands `Authorization: Bearer <options.token>` on every path but `options.openPaths`
  * (default {@linkcode OPEN_PATHS}). Both sides are hashed before a constant-time compare, so
- * neither the content nor the length of the token leaks through timing.
+ * neither the content nor the length of the token leaks through timing. A missing or
+ * malformed header (a Basic credential, a bare `Bearer`) gets the bare challenge (RFC 6750),
+ * a wrong token `error="invalid_token"`; both are 401 with a JSON body.
  *
  * @example
  * ```ts
@@ -43,24 +44,22 @@ async function sha256(text: string): Promise<Uint8Array> {
 export function adminToken(options: AdminTokenOptions = {}): MiddlewareHandler {
   const { token } = options;
   const open = new Set(options.openPaths ?? OPEN_PATHS);
-  const expected = token === undefined ? undefined : sha256(token);
+  const missing = {
+    wwwAuthenticateHeader: CHALLENGE,
+    message: () => refusal("This route needs Authorization: Bearer <KITEKEEPER_ADMIN_TOKEN>"),
+  };
+  const guard = token === undefined ? undefined : bearerAuth({
+    token,
+    noAuthenticationHeader: missing,
+    invalidAuthenticationHeader: missing,
+    invalidToken: {
+      wwwAuthenticateHeader: `${CHALLENGE}, error="invalid_token"`,
+      message: () => refusal("The bearer token is not this kitekeeper's admin token"),
+    },
+  });
 
   return async function adminToken(c: Context, next: Next) {
-    if (expected === undefined || open.has(c.req.path)) return await next();
-    const presented = BEARER.exec(c.req.header("Authorization") ?? "")?.[1];
-    if (presented !== undefined && timingSafeEqual(await sha256(presented), await expected)) {
-      return await next();
-    }
-    // RFC 6750: a missing token gets the bare challenge, a wrong one says so.
-    const challenge = presented === undefined
-      ? 'Bearer realm="kitekeeper"'
-      : 'Bearer realm="kitekeeper", error="invalid_token"';
-    c.header("WWW-Authenticate", challenge);
-    return c.json({
-      error: "unauthorized",
-      message: presented === undefined
-        ? "This route needs Authorization: Bearer <KITEKEEPER_ADMIN_TOKEN>"
-        : "The bearer token is not this kitekeeper's admin token",
-    }, 401);
+    if (guard === undefined || open.has(c.req.path)) return await next();
+    return await guard(c, next);
   };
 }

@@ -54,6 +54,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
   // internals (errors can carry request bodies, and those can carry secrets).
   app.onError((error, c) => {
     if (error instanceof HTTPException) {
+      // A middleware that built its own answer (the admin token's 401) keeps it.
+      if (error.res !== undefined) return error.getResponse();
       return c.json({ error: "http", message: error.message }, error.status);
     }
     console.error(`Failed to serve ${c.req.method} ${c.req.path}: ${error.name}`);

@@ -1,10 +1,13 @@
 /**
  * The HTML pages: the status page at `/` and the page a refused login shows. Neither has
  * inline script or style (they load `/assets/page.js` and `/assets/page.css`), so a strict
- * CSP (`script-src 'self'; style-src 'self'`) holds.
+ * CSP (`script-src 'self'; style-src 'self'`) holds. Written with Hono's `html` template,
+ * which escapes every interpolated string.
  *
  * @module
  */
+import { html } from "hono/html";
+import type { HtmlEscapedString } from "hono/utils/html";
 import type { InstrumentQuote } from "../feed/store.ts";
 import { DEFAULT_INSTRUMENTS, instrumentName } from "../kite/instruments.ts";
 import type { StatusBody } from "../ops/status_body.ts";
@@ -16,21 +19,22 @@ import {
   formatPrice,
 } from "./page_format.ts";
 
-/** Escapes text for HTML element content and attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;").replaceAll("'", "&#39;");
+type Html = HtmlEscapedString;
+
+/** Hono's `html`, whose answer is a string at once here: nothing interpolated is a promise. */
+function h(strings: TemplateStringsArray, ...values: unknown[]): Html {
+  return html(strings, ...values) as Html;
 }
 
-function layout(title: string, body: string, options: { script?: string } = {}): string {
+function layout(title: string, body: Html, options: { script?: string } = {}): string {
   const script = options.script === undefined
     ? ""
-    : `\n<script src="${escapeHtml(options.script)}" defer></script>`;
-  return `<!doctype html>
+    : h`\n<script src="${options.script}" defer></script>`;
+  return String(h`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>${escapeHtml(title)}</title>
+<title>${title}</title>
 <link rel="stylesheet" href="/assets/page.css">${script}
-</head><body>${body}</body></html>`;
+</head><body>${body}</body></html>`);
 }
 
 /** Options of {@linkcode statusPage}. */
@@ -41,24 +45,25 @@ export interface StatusPageOptions {
   readonly now?: number | undefined;
 }
 
-function timeElement(iso: string | null, format: (iso: string) => string, id = ""): string {
-  const idAttribute = id === "" ? "" : ` id="${id}"`;
-  if (iso === null) return `<time${idAttribute}>—</time>`;
-  return `<time${idAttribute} datetime="${escapeHtml(iso)}">${escapeHtml(format(iso))}</time>`;
+function timeElement(iso: string | null, format: (iso: string) => string, id = ""): Html {
+  const idAttribute = id === "" ? "" : h` id="${id}"`;
+  if (iso === null) return h`<time${idAttribute}>—</time>`;
+  return h`<time${idAttribute} datetime="${iso}">${format(iso)}</time>`;
 }
 
-function quoteRow(token: number, quote: InstrumentQuote | undefined): string {
-  const name = escapeHtml(quote?.name ?? instrumentName(token));
+function quoteRow(token: number, quote: InstrumentQuote | undefined): Html {
+  const name = h`<th scope="row" class="name">${quote?.name ?? instrumentName(token)}</th>`;
   if (quote === undefined) {
-    return `<tr data-token="${token}"><th scope="row" class="name">${name}</th>` +
-      `<td class="price num">—</td><td class="change num"></td><td class="at"><time></time></td></tr>`;
+    const empty = h`<td class="price num">—</td><td class="change num"></td>`;
+    return h`<tr data-token="${token}">${name}${empty}<td class="at"><time></time></td></tr>`;
   }
   const sign = quote.change > 0 ? "up" : quote.change < 0 ? "down" : "flat";
-  return `<tr data-token="${token}"><th scope="row" class="name">${name}</th>` +
-    `<td class="price num">${escapeHtml(formatPrice(quote.last_price))}</td>` +
-    `<td class="change num" data-sign="${sign}">` +
-    `${escapeHtml(formatChange(quote.change, quote.change_percent))}</td>` +
-    `<td class="at">${timeElement(quote.at, formatIstTime)}</td></tr>`;
+  const price = h`<td class="price num">${formatPrice(quote.last_price)}</td>`;
+  const change = h`<td class="change num" data-sign="${sign}">${
+    formatChange(quote.change, quote.change_percent)
+  }</td>`;
+  const at = h`<td class="at">${timeElement(quote.at, formatIstTime)}</td>`;
+  return h`<tr data-token="${token}">${name}${price}${change}${at}</tr>`;
 }
 
 /**
@@ -72,19 +77,21 @@ export function statusPage(status: StatusBody, options: StatusPageOptions = {}):
   const { instruments = DEFAULT_INSTRUMENTS, now = Date.now() } = options;
   const quotes = status.feed.instruments;
   const tokens = [...new Set([...instruments, ...Object.keys(quotes).map(Number)])];
-  const rows = tokens.map((token) => quoteRow(token, quotes[token])).join("\n");
+  const rows = tokens.map((token, index) =>
+    h`${index === 0 ? "" : "\n"}${quoteRow(token, quotes[token])}`
+  );
   const expiry = status.token?.expected_expiry ?? null;
   const countdown = formatExpiry({ state: status.state, expected_expiry: expiry }, now);
   const hidden = status.login_needed ? "" : " hidden";
-  const state = escapeHtml(status.state);
+  const state = status.state;
   return layout(
     `kitekeeper: ${status.state}`,
-    `<header><h1>kitekeeper</h1>
+    h`<header><h1>kitekeeper</h1>
 <span id="state" class="badge" data-state="${state}">${state}</span></header>
 <p class="meta">since ${timeElement(status.since, formatIstDateTime, "since")}
-· <span id="reason">${escapeHtml(status.reason)}</span></p>
+· <span id="reason">${status.reason}</span></p>
 <p class="meta">token expires ${timeElement(expiry, formatIstDateTime, "expiry")}
-· <span id="countdown">${escapeHtml(countdown)}</span></p>
+· <span id="countdown">${countdown}</span></p>
 <p><a id="login" class="button" href="/api/auth/login"${hidden}>Log in to Kite</a></p>
 <table id="quotes" data-state="${state}"><thead><tr><th>instrument</th><th class="num">last</th><th class="num">change</th>
 <th>at (IST)</th></tr></thead>
@@ -101,7 +108,7 @@ ${rows}
 export function refusalPage(message: string): string {
   return layout(
     "kitekeeper: login refused",
-    `<h1>Login refused</h1><p id="error">${escapeHtml(message)}</p>
+    h`<h1>Login refused</h1><p id="error">${message}</p>
 <p>.env was not changed. <a href="/api/auth/login">Log in again</a></p>`,
   );
 }
