@@ -22,7 +22,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { MAX_SHARDS } from "../src/lifecycle/machine.ts";
 import type { ClientReport } from "./_bench_client.ts";
 import {
@@ -37,6 +36,7 @@ import {
 } from "./_bench_process.ts";
 import { type BenchResult, delay, epochMs, figure, round } from "./_bench_stats.ts";
 import { latencies, roundClock, ticksPerSecond } from "./bench_fanout.ts";
+import { runBench } from "./_bench_cli.ts";
 
 /** Options of {@linkcode benchEndpoint}. */
 export interface EndpointBenchOptions {
@@ -207,19 +207,9 @@ export async function benchEndpoint(options: EndpointBenchOptions = {}): Promise
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      instruments: { type: "string" },
-      clients: { type: "string" },
-      "window-s": { type: "string" },
-    },
-  });
-  const result = await benchEndpoint({
-    ...(values.instruments === undefined ? {} : { instruments: Number(values.instruments) }),
-    ...(values.clients === undefined ? {} : { clients: Number(values.clients) }),
-    ...(values["window-s"] === undefined ? {} : { windowMs: Number(values["window-s"]) * 1000 }),
-    log: (line) => console.error(line),
-  });
-  console.log(JSON.stringify(result, null, 2));
+  await runBench(benchEndpoint, [
+    { flag: "instruments", option: "instruments" },
+    { flag: "clients", option: "clients" },
+    { flag: "window-s", option: "windowMs", scale: 1000 },
+  ]);
 }

@@ -28,7 +28,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import type { Simulator } from "../src/simulator/simulator.ts";
 import type { ClientReport } from "./_bench_client.ts";
 import {
@@ -51,6 +50,7 @@ import {
   summarizeWeighted,
   type Summary,
 } from "./_bench_stats.ts";
+import { runBench } from "./_bench_cli.ts";
 
 /** Options of {@linkcode benchFanout}. */
 export interface FanoutOptions {
@@ -331,21 +331,10 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      instruments: { type: "string" },
-      clients: { type: "string" },
-      "window-s": { type: "string" },
-      profile: { type: "string" },
-    },
-  });
-  const result = await benchFanout({
-    ...(values.instruments === undefined ? {} : { instruments: Number(values.instruments) }),
-    ...(values.clients === undefined ? {} : { clients: Number(values.clients) }),
-    ...(values["window-s"] === undefined ? {} : { windowMs: Number(values["window-s"]) * 1000 }),
-    ...(values.profile === undefined ? {} : { profileDir: values.profile }),
-    log: (line) => console.error(line),
-  });
-  console.log(JSON.stringify(result, null, 2));
+  await runBench(benchFanout, [
+    { flag: "instruments", option: "instruments" },
+    { flag: "clients", option: "clients" },
+    { flag: "window-s", option: "windowMs", scale: 1000 },
+    { flag: "profile", option: "profileDir", text: true },
+  ]);
 }

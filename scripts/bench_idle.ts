@@ -17,7 +17,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { DEFAULT_INSTRUMENTS } from "../src/kite/instruments.ts";
 import {
   cpuPercent,
@@ -29,6 +28,7 @@ import {
   untilLive,
 } from "./_bench_process.ts";
 import { type BenchResult, delay, epochMs, figure, round } from "./_bench_stats.ts";
+import { runBench } from "./_bench_cli.ts";
 
 /** Options of {@linkcode benchIdle}. */
 export interface IdleOptions {
@@ -110,10 +110,7 @@ export async function benchIdle(options: IdleOptions = {}): Promise<BenchResult>
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ args: Deno.args, options: { "window-s": { type: "string" } } });
-  const result = await benchIdle({
-    ...(values["window-s"] === undefined ? {} : { windowMs: Number(values["window-s"]) * 1000 }),
-    log: (line) => console.error(line),
-  });
-  console.log(JSON.stringify(result, null, 2));
+  await runBench(benchIdle, [
+    { flag: "window-s", option: "windowMs", scale: 1000 },
+  ]);
 }

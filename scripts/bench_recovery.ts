@@ -18,7 +18,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { writeToken } from "../src/token/env_file.ts";
 import { decode } from "../src/kite/packets.ts";
 import { DEFAULT_INSTRUMENTS } from "../src/kite/instruments.ts";
@@ -40,6 +39,7 @@ import {
   summarize,
   type Summary,
 } from "./_bench_stats.ts";
+import { runBench } from "./_bench_cli.ts";
 
 /** Options of {@linkcode benchRecovery}. */
 export interface RecoveryOptions {
@@ -252,10 +252,7 @@ export async function benchRecovery(options: RecoveryOptions = {}): Promise<Benc
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ args: Deno.args, options: { rotations: { type: "string" } } });
-  const result = await benchRecovery({
-    ...(values.rotations === undefined ? {} : { rotations: Number(values.rotations) }),
-    log: (line) => console.error(line),
-  });
-  console.log(JSON.stringify(result, null, 2));
+  await runBench(benchRecovery, [
+    { flag: "rotations", option: "rotations" },
+  ]);
 }

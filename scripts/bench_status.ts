@@ -22,7 +22,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { DEFAULT_INSTRUMENTS } from "../src/kite/instruments.ts";
 import type { FixedResponse } from "./_bench_bare_server.ts";
 import {
@@ -34,6 +33,7 @@ import {
   untilLive,
 } from "./_bench_process.ts";
 import { type BenchResult, figure, round, summarize } from "./_bench_stats.ts";
+import { runBench } from "./_bench_cli.ts";
 
 /** Options of {@linkcode benchStatus}. */
 export interface StatusOptions {
@@ -340,19 +340,9 @@ export async function benchStatus(options: StatusOptions = {}): Promise<BenchRes
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      requests: { type: "string" },
-      connections: { type: "string" },
-      profile: { type: "string" },
-    },
-  });
-  const result = await benchStatus({
-    ...(values.requests === undefined ? {} : { requests: Number(values.requests) }),
-    ...(values.connections === undefined ? {} : { connections: Number(values.connections) }),
-    ...(values.profile === undefined ? {} : { profileDir: values.profile }),
-    log: (line) => console.error(line),
-  });
-  console.log(JSON.stringify(result, null, 2));
+  await runBench(benchStatus, [
+    { flag: "requests", option: "requests" },
+    { flag: "connections", option: "connections" },
+    { flag: "profile", option: "profileDir", text: true },
+  ]);
 }
