@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { istDate } from "../market/ist_time.ts";
 
 /** Why a shard delivered nothing. */
 export type GapCause = "not_live" | "silent";
@@ -91,17 +92,10 @@ export interface GapsToday {
 /** How many closed gaps a tally keeps to show. */
 export const KEPT_GAPS = 5;
 
-const DAY_MS = 86_400_000;
-const IST_OFFSET_MS = 330 * 60_000;
-
-function istDateOf(ms: number): string {
-  return new Date(Math.floor((ms + IST_OFFSET_MS) / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
-}
-
 /** A tally with nothing in it, as of `now`. */
 export function emptyGapTally(now: number): GapTally {
   return {
-    date: istDateOf(now),
+    date: istDate(now),
     count: 0,
     closedMs: 0,
     last: [],
@@ -133,7 +127,7 @@ export function observeGaps(
   options: { readonly stallMs: number },
 ): { readonly tally: GapTally; readonly closed: readonly Gap[] } {
   const { now, openSince, shards } = observation;
-  const date = istDateOf(now);
+  const date = istDate(now);
   let { count, closedMs, last, totalMs } = tally;
   if (date !== tally.date) [count, closedMs] = [0, 0];
   const lastActive = shards.map((shard, i) =>
@@ -175,8 +169,8 @@ function iso(ms: number): string {
 
 /** `feed.gaps_today` at `now` from a tally: gaps going on count with their length so far. */
 export function gapsToday(tally: GapTally, now: number): GapsToday {
-  const today = tally.date === istDateOf(now);
-  const closed = today ? tally.last.filter((gap) => istDateOf(gap.end) === tally.date) : [];
+  const today = tally.date === istDate(now);
+  const closed = today ? tally.last.filter((gap) => istDate(gap.end) === tally.date) : [];
   const going = tally.open.map((gap) => ({ ...gap, end: null, seconds: (now - gap.start) / 1000 }));
   const openMs = tally.open.reduce((sum, gap) => sum + (now - gap.start), 0);
   const last = [
