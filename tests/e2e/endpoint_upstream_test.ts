@@ -176,3 +176,24 @@ Deno.test("the upstream drops while clients subscribe: the union is replayed, ea
   assert.ok(clients.every((probe) => probe.socket.readyState === WebSocket.OPEN));
   await Promise.all(clients.map((probe) => probe.close()));
 });
+
+Deno.test("/ws is open past the admin token and served under KITEKEEPER_PUBLIC_URL's path too", async () => {
+  const harness = await startHarness({
+    env: (sim) => envText(sim.url, [`KITEKEEPER_CLIENT_TOKENS=${CLIENT_TOKEN}`]),
+    config: { adminToken: "admin-token-0123456789", publicUrl: "https://kite.example/kk" },
+  });
+  await using _harness = harness;
+  const base = harness.daemon.url;
+  assert.equal((await fetch(`${base}/status`)).status, 401);
+  for (const path of ["/ws", "/kk/ws"]) {
+    // Not an upgrade: Kite's 400, not the admin token's 401.
+    const response = await fetch(`${base}${path}`);
+    assert.equal(response.status, 400, path);
+    assert.equal((await response.json()).error_type, "InputException");
+    const query = `api_key=${KITE.apiKey}&access_token=${CLIENT_TOKEN}`;
+    const probe = new WsProbe(`${base.replace("http", "ws")}${path}?${query}`);
+    await probe.opened();
+    await probe.close();
+  }
+  assert.equal(harness.daemon.status().endpoint.url, "wss://kite.example/kk/ws");
+});
