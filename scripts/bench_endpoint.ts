@@ -1,8 +1,9 @@
 /**
  * Benchmark: what the Kite-compatible endpoint adds. `clients` WebSocket clients, each in its
- * own process, subscribe `instruments` NSE equities in full mode, which the simulator moves
- * at 1 Hz; first straight to the simulator (the baseline), then through kitekeeper's `/ws`
- * (the daemon as its own process, connected to the same simulator), in one run. Measured over
+ * own process, subscribe `instruments` instruments in full mode, which the simulator moves at
+ * 1 Hz, straight from the simulator (the baseline); at the same time as many clients get the
+ * same instruments through kitekeeper's `/ws` (the daemon as its own process, on the same
+ * simulator). Both groups see the same tick rounds on the same loaded machine. Measured over
  * a window:
  * - latency per tick from the simulator's tick round to a client's receive, both ways, and
  *   what kitekeeper adds (p50, p99; goal: p99 added ≤ 2 ms);
@@ -54,34 +55,47 @@ export interface EndpointBenchOptions {
 
 const MB = 1024 * 1024;
 
-/** Runs `clients` fleets (one process each) on `url` through a warm-up and a window. */
+/**
+ * Runs `clients` fleets (one process each) on each of `urls` at once, through one warm-up and
+ * one window, and samples process `pid` over the window.
+ */
 async function phase(
-  url: string,
-  options: { tokens: readonly number[]; clients: number; warmupMs: number; windowMs: number },
-  sample?: { pid: number },
-): Promise<{ reports: ClientReport[]; cpuPercent: number; rssBytes: number }> {
-  const fleets = await Promise.all(
-    Array.from(
-      { length: options.clients },
-      () => startClientFleet("ws", { url, tokens: options.tokens }),
-    ),
-  );
+  urls: readonly string[],
+  options: {
+    tokens: readonly number[];
+    clients: number;
+    warmupMs: number;
+    windowMs: number;
+    pid: number;
+  },
+): Promise<{ reports: ClientReport[][]; cpuPercent: number; rssBytes: number }> {
+  const fleets = await Promise.all(urls.map((url) =>
+    Promise.all(
+      Array.from(
+        { length: options.clients },
+        () => startClientFleet("ws", { url, tokens: options.tokens }),
+      ),
+    )
+  ));
+  const all = fleets.flat();
   try {
     await delay(options.warmupMs);
-    const before = sample === undefined ? undefined : await procSample(sample.pid);
+    const before = await procSample(options.pid);
     const started = epochMs();
-    await Promise.all(fleets.map((fleet) => fleet.start()));
+    await Promise.all(all.map((fleet) => fleet.start()));
     await delay(options.windowMs);
-    const after = sample === undefined ? undefined : await procSample(sample.pid);
+    const after = await procSample(options.pid);
     const elapsed = epochMs() - started;
-    const reports = await Promise.all(fleets.map((fleet) => fleet.finish()));
+    const reports = await Promise.all(
+      fleets.map((group) => Promise.all(group.map((fleet) => fleet.finish()))),
+    );
     return {
       reports,
-      cpuPercent: before && after ? cpuPercent(before, after, elapsed) : 0,
-      rssBytes: after?.rssBytes ?? 0,
+      cpuPercent: cpuPercent(before, after, elapsed),
+      rssBytes: after.rssBytes,
     };
   } finally {
-    await Promise.all(fleets.map((fleet) => fleet.close()));
+    await Promise.all(all.map((fleet) => fleet.close()));
   }
 }
 
@@ -97,7 +111,10 @@ function merged(reports: readonly ClientReport[]): ClientReport {
   };
 }
 
-/** Streams to `clients` direct clients, then to as many through kitekeeper, and compares. */
+/**
+ * Streams to `clients` clients straight from the simulator and, at the same time, to as many
+ * through kitekeeper, and compares them.
+ */
 export async function benchEndpoint(options: EndpointBenchOptions = {}): Promise<BenchResult> {
   const instruments = options.instruments ?? 3000;
   const clients = options.clients ?? 10;
@@ -112,38 +129,38 @@ export async function benchEndpoint(options: EndpointBenchOptions = {}): Promise
     maxSockets: clients + MAX_SHARDS,
   });
   const accessToken = sim.issueAccessToken();
-  const settings = { tokens, clients, warmupMs, windowMs };
-  const seconds = `${windowMs / 1000} s`;
-
-  log(
-    `endpoint: ${clients} clients straight to the simulator, ${instruments} full, ${seconds}`,
-  );
-  const direct = await phase(
-    `${sim.tickerUrl}?api_key=${KITE.apiKey}&access_token=${accessToken}`,
-    settings,
-  );
-
-  log(`endpoint: ${clients} clients through kitekeeper's /ws, ${seconds}`);
   const dir = await Deno.makeTempDir({ prefix: "kitekeeper_bench_" });
-  let through: Awaited<ReturnType<typeof phase>>;
+  let direct: ClientReport[];
+  let served: ClientReport[];
+  let daemonCpu: number;
+  let daemonRss: number;
   try {
     await using daemon = await startDaemonChild(sim, { dir, accessToken, instruments: tokens });
     await untilLive(daemon.url);
-    const ws = `${daemon.url.replace("http", "ws")}/ws?api_key=${KITE.apiKey}` +
-      `&access_token=${accessToken}`;
-    through = await phase(ws, settings, { pid: daemon.pid });
+    const credentials = `api_key=${KITE.apiKey}&access_token=${accessToken}`;
+    log(
+      `endpoint: ${clients} clients straight to the simulator and ${clients} through ` +
+        `kitekeeper's /ws, ${instruments} full, ${windowMs / 1000} s`,
+    );
+    const measured = await phase([
+      `${sim.tickerUrl}?${credentials}`,
+      `${daemon.url.replace("http", "ws")}/ws?${credentials}`,
+    ], { tokens, clients, warmupMs, windowMs, pid: daemon.pid });
+    [direct = [], served = []] = measured.reports;
+    daemonCpu = measured.cpuPercent;
+    daemonRss = measured.rssBytes;
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
   if (rounds.length === 0) throw new Error("Failed to time the simulator's tick rounds");
 
-  const base = merged(direct.reports);
-  const served = merged(through.reports);
+  const base = merged(direct);
+  const through = merged(served);
   const floor = latencies(base, rounds);
-  const added = latencies(served, rounds);
-  const deliveredPerS = ticksPerSecond(served) * served.connections;
+  const added = latencies(through, rounds);
+  const deliveredPerS = ticksPerSecond(through) * through.connections;
   const directPerS = ticksPerSecond(base);
-  const cpuPer10k = deliveredPerS === 0 ? 0 : through.cpuPercent / (deliveredPerS / 10_000);
+  const cpuPer10k = deliveredPerS === 0 ? 0 : daemonCpu / (deliveredPerS / 10_000);
   const directPer10k = directPerS === 0 ? 0 : base.cpu_percent / (directPerS / 10_000);
   const what = `${clients} clients × ${instruments} full 1 Hz`;
   return {
@@ -177,7 +194,7 @@ export async function benchEndpoint(options: EndpointBenchOptions = {}): Promise
         benchmark: "endpoint",
         name: `kitekeeper RSS, serving ${what}`,
         unit: "MB",
-        value: round(through.rssBytes / MB, 1),
+        value: round(daemonRss / MB, 1),
         baseline: { name: "a direct client process", value: round(base.rss_bytes / MB, 1) },
       }),
     ],
@@ -192,16 +209,16 @@ export async function benchEndpoint(options: EndpointBenchOptions = {}): Promise
         added_p50: round(added.p50 - floor.p50),
         added_p99: round(added.p99 - floor.p99),
         per_client_p99: {
-          through_endpoint: through.reports.map((report) => round(latencies(report, rounds).p99)),
-          direct: direct.reports.map((report) => round(latencies(report, rounds).p99)),
+          through_endpoint: served.map((report) => round(latencies(report, rounds).p99)),
+          direct: direct.map((report) => round(latencies(report, rounds).p99)),
         },
       },
       ticks_per_s: {
         delivered_through_endpoint: round(deliveredPerS),
         per_direct_client: round(directPerS),
       },
-      cpu_percent: { daemon: round(through.cpuPercent), direct_client: round(base.cpu_percent) },
-      clients_ended_early: { direct: base.ended_early, through: served.ended_early },
+      cpu_percent: { daemon: round(daemonCpu), direct_client: round(base.cpu_percent) },
+      clients_ended_early: { direct: base.ended_early, through: through.ended_early },
     },
   };
 }
