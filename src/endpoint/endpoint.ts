@@ -147,6 +147,10 @@ function viewKey(modes: ReadonlyMap<number, Mode>): string {
     .join(",");
 }
 
+function shuttingDown(): Response {
+  return kiteErrorResponse(503, "NetworkException", { message: "kitekeeper is shutting down." });
+}
+
 function errorText(message: string): string {
   return JSON.stringify({ type: "error", data: message });
 }
@@ -366,6 +370,7 @@ export function createEndpoint(options: EndpointOptions): Endpoint {
       return kiteErrorResponse(400, "InputException", { message: "Expected a WebSocket upgrade." });
     }
     const query = new URL(request.url).searchParams;
+    // Checked again after the await: the endpoint may have closed meanwhile.
     const ok = await options.credentials(
       query.get("api_key") ?? "",
       query.get("access_token") ?? "",
@@ -376,7 +381,12 @@ export function createEndpoint(options: EndpointOptions): Endpoint {
         message: "Incorrect `api_key` or `access_token`.",
       });
     }
-    if (clients.size >= limits.maxClients || closed) {
+    if (closed) {
+      return kiteErrorResponse(503, "NetworkException", {
+        message: "kitekeeper is shutting down.",
+      });
+    }
+    if (clients.size >= limits.maxClients) {
       counts.refusedFull++;
       return kiteErrorResponse(429, "NetworkException", {
         message: `Too many connections: kitekeeper serves at most ${limits.maxClients} clients.`,

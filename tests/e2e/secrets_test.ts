@@ -79,6 +79,8 @@ function describe(where: string, response: Response, body: string): Said {
 Deno.test("a full cycle run as a child process never shows a secret in any output", async () => {
   const apiSecret = randomSecret();
   const adminToken = randomSecret();
+  const clientToken = randomSecret();
+  const wrongClientToken = randomSecret();
   const said: Said[] = [];
   const requestTokens: string[] = [];
   const accessTokens: string[] = [];
@@ -121,7 +123,7 @@ Deno.test("a full cycle run as a child process never shows a secret in any outpu
 
   const child = kitekeeperRun(envFile, {
     listen: "127.0.0.1:0",
-    env: { KITEKEEPER_ADMIN_TOKEN: adminToken },
+    env: { KITEKEEPER_ADMIN_TOKEN: adminToken, KITEKEEPER_CLIENT_TOKENS: clientToken },
   }).spawn();
   const out = new Output(child.stdout);
   const err = new Output(child.stderr);
@@ -234,6 +236,39 @@ Deno.test("a full cycle run as a child process never shows a secret in any outpu
       headers: { Authorization: `Bearer ${adminToken.slice(1)}x` },
     });
     assert.equal(wrong.status, 401);
+    // 8. A local program on /ws with its credential, and one with a wrong credential.
+    const ws = (await daemonOrigin.promise).replace("http", "ws");
+    const program = new WebSocket(`${ws}/ws?api_key=${KITE.apiKey}&access_token=${clientToken}`);
+    await new Promise((resolve, reject) => {
+      program.onopen = resolve;
+      program.onerror = () => reject(new Error("Failed to open /ws with the client credential"));
+    });
+    program.send(JSON.stringify({ a: "subscribe", v: ["x"] }));
+    said.push({
+      where: "/ws error text",
+      text: await new Promise<string>((resolve) => {
+        program.onmessage = (event) => {
+          if (typeof event.data === "string") resolve(event.data);
+        };
+      }),
+    });
+    await snapshot("with a /ws client");
+    const closed = new Promise((resolve) => program.onclose = resolve);
+    program.close();
+    await closed;
+    const refused = await get(
+      "/ws with a wrong credential",
+      `/ws?api_key=${KITE.apiKey}&access_token=${wrongClientToken}`,
+      {
+        headers: {
+          Upgrade: "websocket",
+          Connection: "Upgrade",
+          "Sec-WebSocket-Version": "13",
+          "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+      },
+    );
+    assert.equal(refused.status, 403);
     assert.equal(await tokenInFile(), second, "no refusal touched .env");
     assert.equal((await Deno.stat(envFile)).mode! & 0o777, 0o600);
   } finally {
@@ -251,6 +286,8 @@ Deno.test("a full cycle run as a child process never shows a secret in any outpu
   const secrets: { name: string; value: string }[] = [
     { name: "the api secret", value: apiSecret },
     { name: "the admin token", value: adminToken },
+    { name: "the client credential", value: clientToken },
+    { name: "a wrong client credential", value: wrongClientToken },
     ...accessTokens.map((value, i) => ({ name: `access token ${i + 1}`, value })),
     ...requestTokens.map((value, i) => ({ name: `request_token ${i + 1}`, value })),
   ];
@@ -271,5 +308,7 @@ Deno.test("a full cycle run as a child process never shows a secret in any outpu
   assert.match(all, /Login completed for AB1234/);
   assert.match(all, /login state was not issued by this kitekeeper/);
   assert.match(all, /Kite refused the request_token/);
+  assert.match(all, /Incorrect `api_key` or `access_token`/);
+  assert.match(all, /kitekeeper_endpoint_clients 1/);
   assert.ok(said.filter((s) => s.where.endsWith("/status")).length >= 5);
 });
