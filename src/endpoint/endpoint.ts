@@ -361,16 +361,11 @@ export function createEndpoint(options: EndpointOptions): Endpoint {
   });
 
   async function upgrade(request: Request): Promise<Response> {
-    if (closed) {
-      return kiteErrorResponse(503, "NetworkException", {
-        message: "kitekeeper is shutting down.",
-      });
-    }
+    if (closed) return shuttingDown();
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return kiteErrorResponse(400, "InputException", { message: "Expected a WebSocket upgrade." });
     }
     const query = new URL(request.url).searchParams;
-    // Checked again after the await: the endpoint may have closed meanwhile.
     const ok = await options.credentials(
       query.get("api_key") ?? "",
       query.get("access_token") ?? "",
@@ -381,11 +376,7 @@ export function createEndpoint(options: EndpointOptions): Endpoint {
         message: "Incorrect `api_key` or `access_token`.",
       });
     }
-    if (closed) {
-      return kiteErrorResponse(503, "NetworkException", {
-        message: "kitekeeper is shutting down.",
-      });
-    }
+    if (closed) return shuttingDown(); // Again: it may have closed during the check.
     if (clients.size >= limits.maxClients) {
       counts.refusedFull++;
       return kiteErrorResponse(429, "NetworkException", {
