@@ -18,6 +18,7 @@ import { envLines, freePort, simulatorEnv } from "../testing/simulator_env.ts";
 import { type Simulator, startSimulator } from "../simulator/simulator.ts";
 import { listenFlag, parseFlags, stringFlag } from "./parse_flags.ts";
 import { loadConfigFrom } from "./run_command.ts";
+import { makeDemoDir } from "./demo_dir.ts";
 import { untilTerminated } from "./until_terminated.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -173,9 +174,10 @@ export async function demoCommand(args: readonly string[]): Promise<number> {
   const listen = listenFlag(stringFlag(flags, "listen", { fallback: "127.0.0.1:8000" }));
 
   const log = consoleLogger();
-  const dir = await Deno.makeTempDir({ prefix: "kitekeeper-demo-" });
-  const envFile = join(dir, ".env");
-  const cleanups: (() => Promise<unknown>)[] = [() => Deno.remove(dir, { recursive: true })];
+  const demoDir = await makeDemoDir();
+  for (const path of demoDir.swept) log("info", `Removed ${path}, left by a demo that is gone`);
+  const envFile = join(demoDir.path, ".env");
+  const cleanups: (() => Promise<unknown>)[] = [() => demoDir.remove()];
   async function cleanUp(): Promise<void> {
     for (const cleanup of cleanups.reverse()) {
       await cleanup().catch((error: unknown) => log("error", `Failed to clean up: ${error}`));

@@ -135,3 +135,49 @@ Deno.test("demo --auto goes Live → Expired (one rejected handshake) → Live, 
   // The temp dir with the .env went away with the demo.
   await assert.rejects(Deno.stat(envFile), Deno.errors.NotFound);
 });
+
+/** Starts `demo` in `tmp` and resolves with the child and its `.env` once it is printed. */
+async function startDemo(tmp: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...demoTaskFlags(), MAIN, "demo", "--listen", "127.0.0.1:0"],
+    env: { TMPDIR: tmp },
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  const out = lineLog(child.stdout, "stdout");
+  const err = lineLog(child.stderr, "stderr");
+  const where = await out.next(/^\s+\.env\s+(\S+)/, 0);
+  const envFile = /^\s+\.env\s+(\S+)/.exec(out.lines[where] ?? "")?.[1] ?? "";
+  return { child, out, err, envFile };
+}
+
+Deno.test("fault: a demo killed without a chance to clean up (SIGKILL, or npx passing no SIGTERM on) → the next demo removes its directory", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "kitekeeper_demo_tmp_" });
+  try {
+    const first = await startDemo(tmp);
+    first.child.kill("SIGKILL");
+    await first.child.status;
+    await Promise.all([first.out.ended, first.err.ended]);
+    assert.ok((await Deno.stat(first.envFile)).isFile, "SIGKILL leaves the .env behind");
+
+    const start = performance.now();
+    const second = await startDemo(tmp);
+    const dir = first.envFile.slice(0, first.envFile.lastIndexOf("/"));
+    await second.out.next(new RegExp(`Removed ${dir}, left by a demo that is gone`), 0);
+    console.log(
+      `fault matrix | demo killed | next demo swept the leftover in ${
+        Math.round(performance.now() - start)
+      } ms`,
+    );
+    await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+    assert.ok((await Deno.stat(second.envFile)).isFile, "the live demo's own .env is kept");
+
+    second.child.kill("SIGTERM");
+    assert.equal((await second.child.status).code, 0);
+    await Promise.all([second.out.ended, second.err.ended]);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(tmp)), [], "nothing left in the temp dir");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
