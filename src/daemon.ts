@@ -17,6 +17,7 @@ import { createEndpoint } from "./endpoint/endpoint.ts";
 import { endpointFamilies } from "./ops/endpoint_metrics.ts";
 import { credentialCheck } from "./endpoint/credentials.ts";
 import { createApp } from "./http/app.ts";
+import { hotRoutes } from "./http/hot_routes.ts";
 import { tickerPaths } from "./http/ticker_routes.ts";
 import { renderMetrics } from "./ops/metrics.ts";
 import { httpOrigin } from "./host_port.ts";
@@ -280,7 +281,14 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     loginUrl: login.loginUrl,
     callback: login.callback,
   }, { adminToken: config.adminToken, tickerPaths: tickerPaths(config.publicUrl) });
-  http.serve(app);
+  // Polled routes skip the app, from bodies at most 100 ms old (real time: it is about load).
+  const hot = hotRoutes(app, {
+    status,
+    now: () => performance.now(),
+    adminToken: config.adminToken,
+  });
+  stack.defer(actor.subscribe(hot.invalidate));
+  http.serve(hot);
 
   const resources = stack.move();
   let closing: Promise<void> | undefined;

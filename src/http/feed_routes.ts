@@ -29,6 +29,17 @@ export interface QuotesBody {
   readonly instruments: FeedSnapshot["instruments"];
 }
 
+/** `/quotes`'s body out of the `/status` body. */
+export function quotesBody(status: StatusBody): QuotesBody {
+  const { state, feed } = status;
+  return {
+    state,
+    mode: feed.mode,
+    last_data_at: feed.last_data_at,
+    instruments: feed.instruments,
+  };
+}
+
 /**
  * The UTF-8 bytes of `text`, remembering the last text: the hub hands every `/stream` client
  * the same string for a flush, so it is encoded once, not once a client (3000 instruments
@@ -52,15 +63,8 @@ export function feedRoutes(deps: FeedRouteDeps): Hono {
   const routes = new Hono();
   const encode = lastTextEncoder();
   routes.get("/quotes", (c) => {
-    const { state, feed } = deps.status();
-    const body: QuotesBody = {
-      state,
-      mode: feed.mode,
-      last_data_at: feed.last_data_at,
-      instruments: feed.instruments,
-    };
     c.header("Cache-Control", "no-store");
-    return c.json(body);
+    return c.json(quotesBody(deps.status()));
   });
   routes.get("/stream", (c) => {
     // Proxies such as nginx buffer responses unless told not to; a stream must flow.

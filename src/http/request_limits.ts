@@ -30,6 +30,17 @@ export const DEFAULT_REQUEST_LIMITS: Readonly<Required<RequestLimitsOptions>> = 
 });
 
 /** The request target of an absolute URL: everything after the origin. */
+/** How many header fields, and their bytes as the limits count them (name, `: `, value, CRLF). */
+export function headerLoad(headers: Headers): { bytes: number; count: number } {
+  let bytes = 0;
+  let count = 0;
+  for (const [name, value] of headers) {
+    bytes += name.length + value.length + 4;
+    count++;
+  }
+  return { bytes, count };
+}
+
 function targetLength(url: string): number {
   const afterScheme = url.indexOf("//");
   const slash = afterScheme === -1 ? -1 : url.indexOf("/", afterScheme + 2);
@@ -56,12 +67,7 @@ export function requestLimits(options: RequestLimitsOptions = {}): MiddlewareHan
         message: `The URL is ${length} characters; the limit is ${limits.maxUrlLength}`,
       }, 414);
     }
-    let bytes = 0;
-    let count = 0;
-    for (const [name, value] of c.req.raw.headers) {
-      bytes += name.length + value.length + 4;
-      count++;
-    }
+    const { bytes, count } = headerLoad(c.req.raw.headers);
     if (bytes > limits.maxHeaderBytes || count > limits.maxHeaderCount) {
       return c.json({
         error: "headers_too_large",
