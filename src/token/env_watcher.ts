@@ -23,7 +23,10 @@ export interface WatchEnvFileOptions {
    * it must not throw (an exception goes to `reportError`).
    */
   onRead(result: EnvReadResult): void;
-  /** Quiet time after the last event before re-reading; default 50 ms. */
+  /**
+   * Quiet time after the last event of a burst before re-reading; default 50 ms. The first
+   * event after a quiet spell is read at once.
+   */
   debounceMs?: number;
   /**
    * Longest wait from the first event to the read, however often events keep coming (a file
@@ -210,6 +213,9 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
   let debounceTimer: TimerId | undefined;
   // When the first event not yet read arrived: the read waits no longer than maxWaitMs after.
   let pendingSince: number | undefined;
+  // When the last relevant event arrived, and the read of the first after a quiet spell.
+  let lastEventAt = -Infinity;
+  let leadTimer: TimerId | undefined;
   let retryTimer: { id: TimerId; resolve: () => void } | undefined;
   let reading: Promise<void> | undefined;
   let readAgain = false;
@@ -243,7 +249,8 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
     }
   }
 
-  async function readLoop(): Promise<void> {
+  async function readLoop(lead: boolean): Promise<void> {
+    let first = lead;
     do {
       readAgain = false;
       // The chain first: once the caller has seen this read, events on the new target count.
@@ -266,21 +273,56 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
         directories = nextDirectories;
         closeQuietly(osWatcher);
       }
-      deliver(result);
+      // A writer that truncates and then writes was caught in between: not worth a report,
+      // the debounced read after its write will have the bytes.
+      if (first && (result.kind === "missing" || (result.kind === "ok" && result.text === ""))) {
+        scheduleRead(debounceMs);
+      } else {
+        deliver(result);
+      }
+      first = false;
     } while (readAgain && !closed);
   }
 
-  function fireRead(): void {
-    debounceTimer = undefined;
-    pendingSince = undefined;
+  function startRead(options: { lead: boolean }): void {
     if (closed) return;
     if (reading !== undefined) {
       readAgain = true;
       return;
     }
-    reading = readLoop().finally(() => {
+    reading = readLoop(options.lead).finally(() => {
       reading = undefined;
     });
+  }
+
+  function fireRead(): void {
+    debounceTimer = undefined;
+    pendingSince = undefined;
+    startRead({ lead: false });
+  }
+
+  /**
+   * After a quiet spell the first event is read at once: a token written whole (the daemon's
+   * own writer renames it into place) is live without waiting out the debounce. Events that
+   * follow within the debounce coalesce into one read after the burst: a half-written token
+   * read first fails the pattern and waits for that read, and a file caught empty or missing
+   * between a truncate and its write is not reported at all.
+   */
+  function onEvent(): void {
+    if (closed) return;
+    const now = timers.now();
+    const quiet = now - lastEventAt >= debounceMs && debounceTimer === undefined;
+    lastEventAt = now;
+    if (quiet && leadTimer === undefined) {
+      // A new burst: the read after it waits no longer than maxWaitMs from here.
+      pendingSince = now;
+      leadTimer = timers.setTimeout(() => {
+        leadTimer = undefined;
+        startRead({ lead: true });
+      }, 0);
+    } else {
+      scheduleRead(debounceMs);
+    }
   }
 
   function scheduleRead(ms: number): void {
@@ -333,7 +375,7 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
         for await (const event of osWatcher) {
           if (event.flag === "rescan") break;
           if (event.kind === "remove" && event.paths.some((p) => directories.includes(p))) break;
-          if (isRelevant(event)) scheduleRead(debounceMs);
+          if (isRelevant(event)) onEvent();
         }
       } catch {
         failed = true;
@@ -362,6 +404,8 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
     options.signal?.removeEventListener("abort", onAbort);
     if (debounceTimer !== undefined) timers.clearTimeout(debounceTimer);
     debounceTimer = undefined;
+    if (leadTimer !== undefined) timers.clearTimeout(leadTimer);
+    leadTimer = undefined;
     if (retryTimer !== undefined) {
       timers.clearTimeout(retryTimer.id);
       retryTimer.resolve();
