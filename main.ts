@@ -8,7 +8,7 @@ import { UsageError } from "./src/cli/usage_error.ts";
 
 /** The line printed with `--help` and after every usage error. */
 export const USAGE =
-  "Usage: kitekeeper <run|simulate|demo|status|export> [options]  (kitekeeper --help, kitekeeper --version)";
+  "Usage: kitekeeper <run|simulate|demo|status|replay|export> [options]  (kitekeeper --help, kitekeeper --version)";
 
 const HELP = `${USAGE}
 
@@ -18,6 +18,8 @@ Subcommands:
             --redirect-url URL [--tick-ms N] [--market-hours]  a local Kite (login, REST, ticker)
   demo      [--listen HOST:PORT] [--auto [--cycle-s N]]  the simulator and the daemon wired together
   status    [--url URL] [--json]                   a summary of a running daemon's /status
+  replay    --journal DIR --date YYYY-MM-DD [--from HH:MM] [--to HH:MM] [--speed N|max]
+            --listen HOST:PORT [--env-file PATH]   a journal day on the Kite-compatible /ws
   export    --journal DIR --date YYYY-MM-DD --format csv|parquet [--out FILE]
                                                    a journal day, one row per tick
 `;
@@ -32,6 +34,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   demo: async () => (await import("./src/cli/demo_command.ts")).demoCommand,
   // `status` imports nothing that reads files or the environment: --allow-net is enough.
   status: async () => (await import("./src/cli/status_command.ts")).statusCommand,
+  replay: async () => (await import("./src/cli/replay_command.ts")).replayCommand,
   export: async () => (await import("./src/cli/export_command.ts")).exportCommand,
 };
 

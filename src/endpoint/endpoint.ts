@@ -107,6 +107,11 @@ export interface Endpoint extends AsyncDisposable {
   publish(message: Uint8Array): void;
   /** A text message from Kite to pass on to every client (an `order` update), verbatim. */
   forward(text: string): void;
+  /**
+   * The most bytes any client has not been sent yet: a source that can go faster than the
+   * clients read (a journal replay at full speed) waits while this is high.
+   */
+  backlog(): number;
   /** The current plan of upstream subscriptions. */
   plan(): readonly ShardPlan[];
   stats(): EndpointStats;
@@ -461,6 +466,11 @@ export function createEndpoint(options: EndpointOptions): Endpoint {
     upgrade,
     publish,
     forward,
+    backlog() {
+      let most = 0;
+      for (const client of clients.values()) most = Math.max(most, client.socket.bufferedAmount);
+      return most;
+    },
     plan: () => plan,
     stats: () => ({
       clients: clients.size,

@@ -52,6 +52,7 @@ export function lifecycleChange(snapshot: Snapshot): LifecycleChange {
   }
   return {
     state: state.name,
+    since: state.since,
     fingerprint: "fingerprint" in state ? state.fingerprint : null,
     reason: "reason" in state ? state.reason : null,
     subscriptions,

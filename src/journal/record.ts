@@ -24,6 +24,8 @@ import type { Mode } from "../kite/packets.ts";
 export interface LifecycleChange {
   /** `Disconnected`, `Reconnecting`, `Live` or `Expired`. */
   readonly state: string;
+  /** Epoch ms the state began (as the lifecycle says: notices replay it exactly). */
+  readonly since: number;
   /** The token's fingerprint (never the token), `null` when there is none. */
   readonly fingerprint: string | null;
   /** Why, as the lifecycle says it; `null` when it gives no reason. */

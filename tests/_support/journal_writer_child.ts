@@ -29,6 +29,7 @@ export function recordOf(n: number): JournalRecord {
       shard: 0,
       change: {
         state: n % 2 === 0 ? "Live" : "Reconnecting",
+        since: n,
         fingerprint: n.toString(16).padStart(12, "0"),
         reason: n % 2 === 0 ? null : `record ${n}`,
         subscriptions: [{ shard: 0, mode: "full", tokens: [256265, n] }],

@@ -41,6 +41,7 @@ async function journalOfTicks(dir: string, steps: number): Promise<TickRow[]> {
       shard: 0,
       change: {
         state: "Live",
+        since: now,
         fingerprint: null,
         reason: null,
         subscriptions: [{ shard: 0, mode, tokens: TOKENS }],
