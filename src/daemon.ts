@@ -138,7 +138,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       clock,
       log,
       notify(reason) {
-        log("warn", loginNeededBlock(reason, loginUrl));
+        for (const line of loginNeededBlock(reason, loginUrl)) log("warn", line);
         notifier?.loginNeeded(reason); // Only queues: a slow webhook never holds the actor.
       },
     },
@@ -263,7 +263,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     written: tokens.forget,
     writeFailed(token, detail) {
       tokens.writeFailed(token, detail);
-      log("error", envStaleBlock(config.envFile, detail));
+      for (const line of envStaleBlock(config.envFile, detail)) log("error", line);
       notifier?.envStale(`${config.envFile} could not be written (${detail})`);
     },
   });

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { logSafe } from "../log.ts";
 import { resolve } from "node:path";
 import denoJson from "../../deno.json" with { type: "json" };
 import { type Config, ConfigError, envMaxBytesFrom, loadConfig } from "../config.ts";
@@ -62,22 +63,22 @@ export async function runCommand(args: readonly string[]): Promise<number> {
     holidays = await readConfiguredHolidays(config.holidaysFile);
   } catch (error: unknown) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
+    console.error(logSafe(error.message));
     return 2;
   }
-  for (const warning of config.warnings) console.error(`warning: ${warning}`);
+  for (const warning of config.warnings) console.error(`warning: ${logSafe(warning)}`);
   const calendarWarning = holidaysWarning(holidays, { now: Date.now() });
-  if (calendarWarning !== null) console.error(`warning: ${calendarWarning}`);
-  for (const warning of startupWarnings(config)) console.error(`warning: ${warning}`);
+  if (calendarWarning !== null) console.error(`warning: ${logSafe(calendarWarning)}`);
+  for (const warning of startupWarnings(config)) console.error(`warning: ${logSafe(warning)}`);
   const modeWarning = await checkEnvFileMode(envFile);
-  if (modeWarning !== null) console.error(`warning: ${modeWarning}`);
+  if (modeWarning !== null) console.error(`warning: ${logSafe(modeWarning)}`);
 
   let daemon: Daemon;
   try {
     daemon = await startDaemon(config, { version: denoJson.version, holidays: holidays.dates });
   } catch (error: unknown) {
     if (!(error instanceof ConfigError)) throw error; // E.g. a Redis that cannot be used.
-    console.error(error.message);
+    console.error(logSafe(error.message));
     return 2;
   }
   console.log(`kitekeeper listening on ${daemon.url}`);

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { logSafe } from "../log.ts";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { type AuthRouteDeps, authRoutes } from "./auth_routes.ts";
@@ -58,7 +59,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
       if (error.res !== undefined) return error.getResponse();
       return c.json({ error: "http", message: error.message }, error.status);
     }
-    console.error(`Failed to serve ${c.req.method} ${c.req.path}: ${error.name}`);
+    console.error(logSafe(`Failed to serve ${c.req.method} ${c.req.path}: ${error.name}`));
     return c.json({ error: "internal", message: "Internal error" }, 500);
   });
 

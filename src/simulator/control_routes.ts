@@ -126,8 +126,10 @@ export function controlRoutes(deps: ControlDeps): Hono<{ Bindings: PeerEnv }> {
     );
     return c.json({ sent, order_id: orderId });
   });
-  app.post("/_sim/text-error", (c) => {
-    return c.json({ sent: deps.hub.sendTextError("Simulated error from the ticker") });
+  // A body, when given, is the error text (hostile text for the log tests).
+  app.post("/_sim/text-error", async (c) => {
+    const body = await c.req.text();
+    return c.json({ sent: deps.hub.sendTextError(body || "Simulated error from the ticker") });
   });
   app.post("/_sim/refuse", (c) => {
     const ms = milliseconds(c.req.query("ms"));
