@@ -8,6 +8,7 @@
  * @module
  */
 import { RUN_PERMISSIONS } from "../src/ops/permissions.ts";
+import { RUNTIME_ENV, v8FlagsArgument } from "../src/ops/runtime_settings.ts";
 import {
   type Simulator,
   type SimulatorOptions,
@@ -122,13 +123,16 @@ function childEnv(): Record<string, string> {
 }
 
 /** Starts `deno <args>` in the repository's directory with a clean environment. */
-export function spawnDeno(args: readonly string[]): DenoChild {
+export function spawnDeno(
+  args: readonly string[],
+  options: { env?: Readonly<Record<string, string>> } = {},
+): DenoChild {
   // "deno" from PATH: the bench task grants `--allow-run=deno`, which names exactly that.
   const process = new Deno.Command("deno", {
     args: [...args],
     cwd: REPO_DIR,
     clearEnv: true,
-    env: childEnv(),
+    env: { ...childEnv(), ...options.env },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -282,8 +286,10 @@ export async function startDaemonChild(
   ];
   await Deno.writeTextFile(envFile, lines.map((line) => `${line}\n`).join(""), { mode: 0o600 });
   await Deno.chmod(envFile, 0o600);
+  // The runtime settings kitekeeper ships (the units, deno task start): measure what runs.
   const child = spawnDeno([
     "run",
+    v8FlagsArgument(),
     ...RUN_PERMISSIONS,
     ...(options.profileDir === undefined
       ? []
@@ -294,7 +300,7 @@ export async function startDaemonChild(
     envFile,
     "--listen",
     options.listen ?? "127.0.0.1:0",
-  ]);
+  ], { env: RUNTIME_ENV });
   let url: string;
   try {
     const match = await child.stdout.waitFor(/kitekeeper listening on (http:\/\/\S+)/, 30_000);

@@ -24,6 +24,7 @@
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { RUN_PERMISSIONS } from "../src/ops/permissions.ts";
+import { v8FlagsArgument } from "../src/ops/runtime_settings.ts";
 
 /** The target triples kitekeeper ships binaries for. */
 export const TARGETS = Object.freeze(
@@ -123,6 +124,7 @@ export function compilePlan(target: Target | "host", options: CompilePlanOptions
     target: triple,
     args: [
       "compile",
+      v8FlagsArgument(),
       ...RUN_PERMISSIONS,
       ...(target === "host" ? [] : ["--target", target]),
       "--output",

@@ -5,8 +5,9 @@
  * ```sh
  * deno task soak [--rotations N] [--drops N] [--expire-every K] [--login-every K] \
  *   [--warmup N] [--json]
- * # that is: deno run --v8-flags=--expose-gc --allow-net=127.0.0.1 --allow-read \
- * #   --allow-write --allow-env --allow-run=ls scripts/soak.ts …
+ * # that is: MALLOC_ARENA_MAX=2 deno run --v8-flags=--expose-gc,--max-semi-space-size=2 \
+ * #   --allow-net=127.0.0.1 --allow-read --allow-write --allow-env --allow-run=ls \
+ * #   scripts/soak.ts …  (the runtime settings kitekeeper ships: src/ops/runtime_settings.ts)
  * ```
  *
  * Each iteration does one rotation, then one drop, and every `--expire-every` iterations one
@@ -38,6 +39,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { RUNTIME_ENV } from "../src/ops/runtime_settings.ts";
 import { type Clock, systemClock, type TimerId } from "../src/clock.ts";
 import type { Daemon } from "../src/daemon.ts";
 import { writeToken } from "../src/token/env_file.ts";
@@ -611,6 +613,15 @@ if (import.meta.main) {
   for (const [flag, key] of flags) {
     const text = values[flag];
     if (text !== undefined) counts[key] = text.trim() === "" ? NaN : Number(text);
+  }
+  // The figures are about the settings kitekeeper ships; deno task soak sets them.
+  for (const [name, value] of Object.entries(RUNTIME_ENV)) {
+    const now = Deno.env.get(name);
+    if (now !== value) {
+      console.error(
+        `soak: ${name} is ${now ?? "unset"}, kitekeeper ships ${value}: see deno task soak`,
+      );
+    }
   }
   try {
     const report = await soak({

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import denoJson from "../../deno.json" with { type: "json" };
 import { compileBinary, compilePlan, denortCachePath, TARGETS } from "../../scripts/compile.ts";
 import { RUN_PERMISSIONS } from "../../src/ops/permissions.ts";
+import { v8FlagsArgument } from "../../src/ops/runtime_settings.ts";
 import { startSimulator } from "../../src/simulator/simulator.ts";
 import type { StatusBody } from "../../src/ops/status_body.ts";
 import { envText, KITE } from "../../src/testing/daemon_harness.ts";
@@ -115,6 +116,7 @@ Deno.test("compilePlan() builds every target with the daemon's permissions, name
     const plan = compilePlan(target, { env: {}, host: HOST, outDir: "out" });
     assert.deepEqual(plan.args, [
       "compile",
+      v8FlagsArgument(),
       ...RUN_PERMISSIONS,
       "--target",
       target,

@@ -6,7 +6,9 @@ const DAEMON_TASKS = ["start", "demo", "compile"] as const;
 
 /** The permission flags a `deno run|compile … main.ts …` line grants, in order. */
 function grantedFlags(task: string): string[] {
-  const words = task.trim().split(/\s+/);
+  // Leading VAR=value words set the process's environment (runtime_settings_test checks them).
+  const all = task.trim().split(/\s+/);
+  const words = all.slice(all.findIndex((word) => !/^[A-Z_]+=/.test(word)));
   const script = words.indexOf("main.ts");
   if (words[0] !== "deno" || (words[1] !== "run" && words[1] !== "compile") || script < 0) {
     throw new SyntaxError(`Failed to read task: not "deno run|compile … main.ts": ${task}`);
