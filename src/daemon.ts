@@ -99,7 +99,14 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
 
   // The actor drives the ticker and the notifier, and they report back to it. Nothing reports
   // before the first .env read (the watcher, built last): no socket opens without a token.
-  const feed = createFeedStore();
+  // Subscribed: the configured instruments and, once the endpoint runs, its clients' union.
+  const configured = new Set(config.instruments);
+  let upstreamPlan: () => readonly { readonly instruments: ReadonlyMap<number, unknown> }[] =
+    () => [];
+  const feed = createFeedStore({
+    wanted: (token) =>
+      configured.has(token) || upstreamPlan().some((shard) => shard.instruments.has(token)),
+  });
   const ticker = stack.use(connectTickerFeed(config.tickerUrl, {
     apiKey: config.apiKey,
     feed,
@@ -191,6 +198,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     log,
     limits: { maxClients: config.maxClients },
   }));
+  upstreamPlan = () => endpoint.plan();
   const quiet = config.noTicksWarnMs === null ? null : stack.use(
     watchQuietFeed(() => feedObservation(actor.snapshot(), feed.snapshot()), {
       clock,

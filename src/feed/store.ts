@@ -26,12 +26,18 @@ export interface FeedSnapshot {
   readonly ticks_total: number;
   /** Malformed binary parts the decoder counted and skipped. */
   readonly decode_errors_total: number;
+  /** Ticks for instruments nobody subscribed to: counted, never stored. */
+  readonly ignored_ticks_total: number;
 }
 
 /** Holds the latest tick per instrument. */
 export interface FeedStore {
-  /** Records `ticks` received at `at` (epoch ms). */
-  record(ticks: readonly Tick[], at: number): void;
+  /**
+   * Records `ticks` received at `at` (epoch ms) and returns those it kept: a tick for an
+   * instrument nobody subscribed to is counted and dropped, so a misbehaving upstream cannot
+   * grow the store.
+   */
+  record(ticks: readonly Tick[], at: number): readonly Tick[];
   /** Notes a message with no ticks (a heartbeat) received at `at`. */
   touch(at: number): void;
   /** Counts `count` malformed parts of a binary message. */
@@ -54,18 +60,30 @@ export function quoteOf(tick: Tick, at: number | string): InstrumentQuote {
   };
 }
 
-/** Creates an empty feed store. */
-export function createFeedStore(): FeedStore {
+/**
+ * Creates an empty feed store. `options.wanted` says whether an instrument is subscribed
+ * (default: every one is).
+ */
+export function createFeedStore(
+  options: { wanted?: (instrumentToken: number) => boolean } = {},
+): FeedStore {
+  const wanted = options.wanted;
   const latest = new Map<number, { tick: Tick; at: number }>();
   let lastDataAt: number | null = null;
   let ticksTotal = 0;
   let decodeErrors = 0;
+  let ignored = 0;
 
   return {
     record(ticks, at) {
-      for (const tick of ticks) latest.set(tick.instrument_token, { tick, at });
-      ticksTotal += ticks.length;
+      const kept = wanted === undefined
+        ? ticks
+        : ticks.filter((tick) => wanted(tick.instrument_token));
+      for (const tick of kept) latest.set(tick.instrument_token, { tick, at });
+      ticksTotal += kept.length;
+      ignored += ticks.length - kept.length;
       lastDataAt = at;
+      return kept;
     },
     touch(at) {
       lastDataAt = at;
@@ -90,6 +108,7 @@ export function createFeedStore(): FeedStore {
         last_data_at: lastDataAt === null ? null : new Date(lastDataAt).toISOString(),
         ticks_total: ticksTotal,
         decode_errors_total: decodeErrors,
+        ignored_ticks_total: ignored,
       };
     },
   };

@@ -50,8 +50,8 @@ export function connectTickerFeed(tickerUrl: string, options: TickerFeedOptions)
         const at = clock.now();
         if (decoded.kind === "ticks") {
           options.onMessage?.(gen, raw);
-          feed.record(decoded.ticks, at);
-          streams.publish(decoded.ticks, at);
+          const kept = feed.record(decoded.ticks, at);
+          if (kept.length > 0) streams.publish(kept, at);
           if (decoded.errors > 0) {
             feed.countErrors(decoded.errors);
             log("warn", `Skipped ${decoded.errors} malformed part(s) of a binary message`);

@@ -165,6 +165,11 @@ export function createDaemonMetrics(
         value: feed.ticks_total,
       }),
       counter({
+        name: "kitekeeper_ignored_ticks_total",
+        help: "Ticks for instruments nobody subscribed to: counted, not stored.",
+        value: feed.ignored_ticks_total,
+      }),
+      counter({
         name: "kitekeeper_decode_errors_total",
         help: "Malformed parts of binary ticker messages, skipped.",
         value: feed.decode_errors_total,

@@ -47,6 +47,7 @@ function liveBody(): StatusBody {
       last_data_at: iso(400),
       ticks_total: 1234,
       decode_errors_total: 0,
+      ignored_ticks_total: 0,
       warning: null,
       upstream: [{
         shard: 0,

@@ -173,6 +173,7 @@ Deno.test("lastTickAt() is the newest instrument's tick, and feedObservation() r
     last_data_at: "2026-03-04T04:50:00.000Z",
     ticks_total: 2,
     decode_errors_total: 0,
+    ignored_ticks_total: 0,
   };
   assert.equal(lastTickAt(feed), Date.parse("2026-03-04T04:41:30.000Z"));
   const empty: FeedSnapshot = { ...feed, instruments: {} };
