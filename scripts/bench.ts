@@ -5,7 +5,7 @@
  * it answers to; everything goes to `bench/results.json` too.
  *
  * ```sh
- * deno task bench [--quick] [--only recovery,decode,fanout,endpoint,idle,status,simulator] [--out PATH]
+ * deno task bench [--quick] [--only recovery,decode,fanout,endpoint,idle,status,simulator] [--out PATH] [--profile DIR]
  * # that is: deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env \
  * #   --allow-run=deno,cat scripts/bench.ts …
  * ```
@@ -20,10 +20,11 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type BenchResult, type Figure, round } from "./_bench_stats.ts";
-import { benchDecode, decodeFigures } from "./bench_decode.ts";
+import { formatTable } from "./_bench_table.ts";
+import { benchDecode, type DecodeBenchRow, decodeFigures } from "./bench_decode.ts";
 import { benchEndpoint } from "./bench_endpoint.ts";
 import { benchSimulator } from "./bench_simulator.ts";
 import { benchFanout } from "./bench_fanout.ts";
@@ -81,40 +82,88 @@ const NAMES: readonly BenchName[] = [
 ];
 const DEFAULT_OUT = new URL("../bench/results.json", import.meta.url).pathname;
 
-/** Runs benchmark `name`, tiny when `quick`. */
-async function run(name: BenchName, options: { quick: boolean; log: Log }): Promise<BenchResult> {
+/**
+ * Decode rows from a child `deno run --cpu-prof` of `bench_decode.ts`: decoding runs in the
+ * bench process otherwise, and a profile of that would hold everything else it does.
+ */
+async function decodeInChild(
+  settings: { budgetMs: number; samples: number; messages?: number },
+  profileDir: string,
+): Promise<DecodeBenchRow[]> {
+  const script = new URL("./bench_decode.ts", import.meta.url).pathname;
+  const output = await new Deno.Command("deno", {
+    args: [
+      "run",
+      "--cpu-prof",
+      `--cpu-prof-dir=${profileDir}`,
+      "--allow-read",
+      "--allow-env",
+      script,
+      "--json",
+      "--budget-ms",
+      String(settings.budgetMs),
+      "--samples",
+      String(settings.samples),
+      ...(settings.messages === undefined ? [] : ["--messages", String(settings.messages)]),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    throw new Error(`Failed to run bench_decode.ts: ${new TextDecoder().decode(output.stderr)}`);
+  }
+  return JSON.parse(new TextDecoder().decode(output.stdout)) as DecodeBenchRow[];
+}
+
+/** Runs benchmark `name`, tiny when `quick`, profiling into `profileDir` when given. */
+async function run(
+  name: BenchName,
+  options: { quick: boolean; log: Log; profileDir: string | undefined },
+): Promise<BenchResult> {
   const { quick, log } = options;
+  const profile = options.profileDir === undefined ? {} : { profileDir: options.profileDir };
   switch (name) {
     case "recovery":
-      return await benchRecovery({ ...(quick ? { rotations: 3 } : {}), log });
+      return await benchRecovery({ ...(quick ? { rotations: 3 } : {}), ...profile, log });
     case "decode": {
       log("decode: decode() against kiteconnect's parseBinary, full, quote and ltp");
       // Longer and more samples than the script's own default: the machine may be shared.
-      const rows = benchDecode(
-        quick ? { budgetMs: 40, samples: 3, messages: 8 } : { budgetMs: 2000, samples: 7 },
-      );
+      const settings = quick
+        ? { budgetMs: 40, samples: 3, messages: 8 }
+        : { budgetMs: 2000, samples: 7 };
+      const rows = options.profileDir === undefined
+        ? benchDecode(settings)
+        : await decodeInChild(settings, options.profileDir);
       return { figures: decodeFigures(rows), details: { rows } };
     }
     case "fanout":
       return await benchFanout({
         ...(quick ? { instruments: 50, clients: 3, windowMs: 1500, warmupMs: 500 } : {}),
+        ...profile,
         log,
       });
     case "endpoint":
       return await benchEndpoint({
         ...(quick ? { instruments: 50, clients: 2, windowMs: 1500, warmupMs: 500 } : {}),
+        ...profile,
         log,
       });
     case "idle":
-      return await benchIdle({ ...(quick ? { windowMs: 2000, warmupMs: 500 } : {}), log });
+      return await benchIdle({
+        ...(quick ? { windowMs: 2000, warmupMs: 500 } : {}),
+        ...profile,
+        log,
+      });
     case "simulator":
       return await benchSimulator({
         ...(quick ? { perSocket: 50, windowMs: 1500, warmupMs: 500 } : {}),
+        ...profile,
         log,
       });
     case "status":
       return await benchStatus({
         ...(quick ? { requests: 300, connections: 4, rounds: 2, warmup: 50 } : {}),
+        ...profile,
         log,
       });
   }
@@ -143,32 +192,6 @@ async function machine(before: number[]): Promise<Machine> {
   };
 }
 
-function amount(value: number, unit: string): string {
-  const digits = Math.abs(value) >= 1000 ? 0 : Math.abs(value) >= 10 ? 1 : value === 0 ? 0 : 3;
-  const text = value.toLocaleString("en-US", { maximumFractionDigits: digits });
-  return unit === "% of a core" ? `${text} %` : `${text} ${unit}`;
-}
-
-function ratioText(ratio: number): string {
-  if (!Number.isFinite(ratio)) return "–";
-  return `${ratio >= 10 ? round(ratio, 1) : round(ratio, 2)}×`;
-}
-
-/** The figures as a Markdown table: figure, kitekeeper, baseline, ratio, goal. */
-export function formatTable(figures: readonly Figure[]): string {
-  const header = ["benchmark", "figure", "kitekeeper", "baseline", "ratio", "goal"];
-  const rows = figures.map((f) => [
-    f.benchmark,
-    f.name,
-    amount(f.value, f.unit),
-    `${amount(f.baseline.value, f.unit)} (${f.baseline.name})`,
-    ratioText(f.ratio),
-    f.goal === undefined ? "" : `${f.goal.text}: ${f.goal.met ? "met" : "missed"}`,
-  ]);
-  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
-  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
-}
-
 function parseOnly(text: string | undefined): BenchName[] {
   if (text === undefined) return [...NAMES];
   const names = text.split(",").map((name) => name.trim()).filter((name) => name !== "");
@@ -180,10 +203,14 @@ function parseOnly(text: string | undefined): BenchName[] {
   return names as BenchName[];
 }
 
-/** Runs `names` in order and gathers their figures. */
+/**
+ * Runs `names` in order and gathers their figures; with `profileDir`, each writes a V8 CPU
+ * profile of what it measures (the daemon, the simulator, the decoder) into
+ * `<profileDir>/<name>/`.
+ */
 export async function runBenchmarks(
   names: readonly BenchName[],
-  options: { quick: boolean; log?: Log },
+  options: { quick: boolean; log?: Log; profileDir?: string },
 ): Promise<BenchResults> {
   const log = options.log ?? (() => {});
   const date = new Date().toISOString();
@@ -192,7 +219,12 @@ export async function runBenchmarks(
   const figures: Figure[] = [];
   const details: Partial<Record<BenchName, Readonly<Record<string, unknown>>>> = {};
   for (const name of names) {
-    const result = await run(name, { quick: options.quick, log });
+    let profileDir: string | undefined;
+    if (options.profileDir !== undefined) {
+      profileDir = resolve(options.profileDir, name);
+      await Deno.mkdir(profileDir, { recursive: true });
+    }
+    const result = await run(name, { quick: options.quick, log, profileDir });
     figures.push(...result.figures);
     details[name] = result.details;
   }
@@ -215,6 +247,7 @@ async function main(): Promise<number> {
       quick: { type: "boolean", default: false },
       only: { type: "string" },
       out: { type: "string", default: DEFAULT_OUT },
+      profile: { type: "string" },
     },
   });
   const names = parseOnly(values.only);
@@ -222,6 +255,7 @@ async function main(): Promise<number> {
   try {
     results = await runBenchmarks(names, {
       quick: values.quick,
+      ...(values.profile === undefined ? {} : { profileDir: values.profile }),
       log: (line) => console.error(line),
     });
   } catch (error: unknown) {

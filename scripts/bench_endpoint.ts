@@ -41,6 +41,8 @@ import { runBench } from "./_bench_cli.ts";
 
 /** Options of {@linkcode benchEndpoint}. */
 export interface EndpointBenchOptions {
+  /** Where to write a V8 CPU profile of the daemon (`--cpu-prof-dir`); none by default. */
+  readonly profileDir?: string;
   /** Instruments each client subscribes (the same for all); default 3000. */
   readonly instruments?: number;
   /** Client processes; default 10. */
@@ -135,7 +137,12 @@ export async function benchEndpoint(options: EndpointBenchOptions = {}): Promise
   let daemonCpu: number;
   let daemonRss: number;
   try {
-    await using daemon = await startDaemonChild(sim, { dir, accessToken, instruments: tokens });
+    await using daemon = await startDaemonChild(sim, {
+      dir,
+      accessToken,
+      instruments: tokens,
+      ...(options.profileDir === undefined ? {} : { profileDir: options.profileDir }),
+    });
     await untilLive(daemon.url);
     const credentials = `api_key=${KITE.apiKey}&access_token=${accessToken}`;
     log(
@@ -228,5 +235,6 @@ if (import.meta.main) {
     { flag: "instruments", option: "instruments" },
     { flag: "clients", option: "clients" },
     { flag: "window-s", option: "windowMs", scale: 1000 },
+    { flag: "profile", option: "profileDir", text: true },
   ]);
 }

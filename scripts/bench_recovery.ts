@@ -43,6 +43,8 @@ import { runBench } from "./_bench_cli.ts";
 
 /** Options of {@linkcode benchRecovery}. */
 export interface RecoveryOptions {
+  /** Where to write a V8 CPU profile of the daemon (`--cpu-prof-dir`); none by default. */
+  readonly profileDir?: string;
   /** Rotations by each path, and floor samples; default 100. */
   readonly rotations?: number;
   /** Quiet time after each rotation, so the next starts from a settled daemon; default 100 ms. */
@@ -195,6 +197,7 @@ export async function benchRecovery(options: RecoveryOptions = {}): Promise<Benc
       accessToken: sim.issueAccessToken(),
       instruments: DEFAULT_INSTRUMENTS,
       listen: `127.0.0.1:${port}`,
+      ...(options.profileDir === undefined ? {} : { profileDir: options.profileDir }),
     });
     await untilLive(daemon.url);
     const stream = await openTickStream(`${daemon.url}/stream`);
@@ -232,8 +235,8 @@ export async function benchRecovery(options: RecoveryOptions = {}): Promise<Benc
   const byFloor = summarize(floor);
   return {
     figures: [
-      ...recoveryFigures("env", byEnv, byFloor, 100),
-      ...recoveryFigures("callback", byCallback, byFloor, 150),
+      ...recoveryFigures("env", byEnv, byFloor, 25),
+      ...recoveryFigures("callback", byCallback, byFloor, 25),
     ],
     details: {
       rotations,
@@ -254,5 +257,6 @@ export async function benchRecovery(options: RecoveryOptions = {}): Promise<Benc
 if (import.meta.main) {
   await runBench(benchRecovery, [
     { flag: "rotations", option: "rotations" },
+    { flag: "profile", option: "profileDir", text: true },
   ]);
 }

@@ -31,6 +31,8 @@ import { type BenchResult, delay, epochMs, figure, round } from "./_bench_stats.
 
 /** Options of {@linkcode benchSimulator}. */
 export interface SimulatorBenchOptions {
+  /** Where to write a V8 CPU profile of the simulator (`--cpu-prof-dir`); none by default. */
+  readonly profileDir?: string;
   /** Instruments on each of the 3 sockets; default 3000 (Kite's limit). */
   readonly perSocket?: number;
   readonly mode?: Mode;
@@ -108,6 +110,9 @@ export async function benchSimulator(options: SimulatorBenchOptions = {}): Promi
   await using sim = spawnDeno([
     "run",
     "--allow-net",
+    ...(options.profileDir === undefined
+      ? []
+      : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`]),
     "main.ts",
     "simulate",
     "--listen",
@@ -194,7 +199,11 @@ export async function benchSimulator(options: SimulatorBenchOptions = {}): Promi
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { "window-s": { type: "string" }, mode: { type: "string" } },
+    options: {
+      "window-s": { type: "string" },
+      mode: { type: "string" },
+      profile: { type: "string" },
+    },
   });
   const mode = values.mode;
   if (mode !== undefined && mode !== "ltp" && mode !== "quote" && mode !== "full") {
@@ -203,6 +212,7 @@ if (import.meta.main) {
   const result = await benchSimulator({
     ...(values["window-s"] === undefined ? {} : { windowMs: Number(values["window-s"]) * 1000 }),
     ...(mode === undefined ? {} : { mode }),
+    ...(values.profile === undefined ? {} : { profileDir: values.profile }),
     log: (line) => console.error(line),
   });
   console.log(JSON.stringify(result, null, 2));

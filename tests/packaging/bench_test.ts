@@ -54,7 +54,14 @@ Deno.test("deno task bench --quick runs every benchmark and reports each figure 
   try {
     const out = `${dir}/results.json`;
     // The task's own permissions: a benchmark that needs more fails here, not in a full run.
-    const { code, stdout, stderr } = await benchCommand(["--quick", "--out", out]).output();
+    const profiles = `${dir}/profiles`;
+    const { code, stdout, stderr } = await benchCommand([
+      "--quick",
+      "--out",
+      out,
+      "--profile",
+      profiles,
+    ]).output();
     const printed = new TextDecoder().decode(stdout);
     assert.equal(code, 0, new TextDecoder().decode(stderr));
     const results = JSON.parse(await Deno.readTextFile(out)) as BenchResults;
@@ -96,6 +103,11 @@ Deno.test("deno task bench --quick runs every benchmark and reports each figure 
     assert.ok(value("fanout.latency.p50_ms") <= value("fanout.latency.p99_ms"));
     assert.ok(value("endpoint.latency.p50_ms") <= value("endpoint.latency.p99_ms"));
     assert.match(printed, /goals met: \d+\/9/);
+    // --profile: a V8 CPU profile of what each benchmark measures, one folder each.
+    for (const name of new Set(results.figures.map((f) => f.key.split(".")[0]!))) {
+      const files = await Array.fromAsync(Deno.readDir(`${profiles}/${name}`));
+      assert.ok(files.some((file) => file.name.endsWith(".cpuprofile")), `a profile of ${name}`);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
