@@ -66,6 +66,17 @@ export function cutLength(length: number, mode: Mode): number {
   }
 }
 
+/**
+ * Whether a `length`-byte packet holds all a client in `mode` should get: a packet in a lower
+ * mode than the client's (while the upstream's mode is being raised) does not, and is held
+ * back rather than sent in the wrong mode.
+ */
+export function servesMode(length: number, mode: Mode): boolean {
+  const index = length === PACKET_LENGTH.index_quote || length === PACKET_LENGTH.index_full;
+  const full = index ? PACKET_LENGTH.index_full : PACKET_LENGTH.full;
+  return cutLength(length, mode) >= cutLength(full, mode);
+}
+
 /** Frames packet bodies as one message: int16 count, then int16 length + body each. */
 export function frameBodies(bodies: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   let size = HEADER;
@@ -84,7 +95,7 @@ export function frameBodies(bodies: readonly Uint8Array[]): Uint8Array<ArrayBuff
 
 /**
  * The message a client holding `modes` (token → mode) gets from `message`: its instruments'
- * packets cut to its modes. `message` itself when that is all of it unchanged (no copy);
+ * packets cut to its modes (a packet too short for the client's mode is left out). `message` itself when that is all of it unchanged (no copy);
  * `null` when nothing in it is the client's.
  */
 export function cutMessage(
@@ -96,9 +107,10 @@ export function cutMessage(
   const bodies: Uint8Array[] = [];
   for (let i = 0; i < index.count; i++) {
     const mode = modes.get(index.tokens[i] as number);
-    if (mode === undefined) continue;
+    const length = index.lengths[i] as number;
+    if (mode === undefined || !servesMode(length, mode)) continue;
     const offset = index.offsets[i] as number;
-    bodies.push(message.subarray(offset, offset + cutLength(index.lengths[i] as number, mode)));
+    bodies.push(message.subarray(offset, offset + cutLength(length, mode)));
   }
   return bodies.length === 0 ? null : frameBodies(bodies);
 }
@@ -123,7 +135,9 @@ function isWhole(
   for (let i = 0; i < index.count; i++) {
     const mode = modes.get(index.tokens[i] as number);
     const length = index.lengths[i] as number;
-    if (mode === undefined || cutLength(length, mode) !== length) return false;
+    if (mode === undefined || cutLength(length, mode) !== length || !servesMode(length, mode)) {
+      return false;
+    }
   }
   return true;
 }

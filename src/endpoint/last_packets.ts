@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { type Mode, PACKET_LENGTH } from "../kite/packets.ts";
-import { cutLength, frameBodies, type PacketIndex } from "./frames.ts";
+import type { Mode } from "../kite/packets.ts";
+import { cutLength, frameBodies, type PacketIndex, servesMode } from "./frames.ts";
 
 /** Last packet per instrument token. */
 export class LastPackets {
@@ -47,17 +47,9 @@ export class LastPackets {
       const packet = this.#packets.get(token);
       const mode = modes.get(token);
       if (packet === undefined || mode === undefined) continue;
-      const cut = cutLength(packet.byteLength, mode);
-      if (cut < cutLength(fullLengthOf(packet.byteLength), mode)) continue;
-      bodies.push(packet.subarray(0, cut));
+      if (!servesMode(packet.byteLength, mode)) continue;
+      bodies.push(packet.subarray(0, cutLength(packet.byteLength, mode)));
     }
     return bodies.length === 0 ? null : frameBodies(bodies);
   }
-}
-
-/** The full-mode length of the kind of packet `length` is (index or tradable). */
-function fullLengthOf(length: number): number {
-  return length === PACKET_LENGTH.index_quote || length === PACKET_LENGTH.index_full
-    ? PACKET_LENGTH.index_full
-    : PACKET_LENGTH.full;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { decode, encode, type Mode, type Tick } from "../../../src/kite/packets.ts";
 import { Market } from "../../../src/simulator/market.ts";
-import { cutLength, cutMessage, indexPackets } from "../../../src/endpoint/frames.ts";
+import { cutLength, cutMessage, indexPackets, servesMode } from "../../../src/endpoint/frames.ts";
 import { packetMessage } from "../../_support/packet_message.ts";
 
 const NIFTY = 256265; // an index (segment 9)
@@ -62,4 +62,26 @@ Deno.test("indexPackets() skips what cannot be a packet and stops where the fram
   const truncated = message.subarray(0, message.length - 1);
   assert.equal(indexPackets(truncated).count, 0);
   assert.equal(indexPackets(new Uint8Array(1)).count, 0);
+});
+
+Deno.test("cutMessage() holds back a packet in a lower mode than the client's", () => {
+  const market = new Market({ now: () => 1_780_000_000_000, random: () => 0.42 });
+  const message = encode([market.tick(INFY, "ltp"), market.tick(NIFTY, "quote")]);
+  const index = indexPackets(message);
+  assert.equal(cutMessage(message, index, new Map<number, Mode>([[INFY, "quote"]])), null);
+  assert.equal(cutMessage(message, index, new Map<number, Mode>([[NIFTY, "full"]])), null);
+  const ltp = new Map<number, Mode>([[INFY, "ltp"], [NIFTY, "ltp"]]);
+  assert.deepEqual(ticksIn(cutMessage(message, index, ltp)), [
+    market.tick(INFY, "ltp"),
+    market.tick(NIFTY, "ltp"),
+  ]);
+  assert.deepEqual(
+    [
+      servesMode(8, "quote"),
+      servesMode(28, "quote"),
+      servesMode(28, "full"),
+      servesMode(44, "ltp"),
+    ],
+    [false, true, false, true],
+  );
 });
