@@ -1,8 +1,8 @@
 /**
  * Benchmark: what fanning a big feed out costs. The simulator streams `instruments` NSE
  * equities in full mode at 1 Hz (3000 is Kite's limit for one socket) to the daemon, run as
- * its own process, which serves them to `clients` `/stream` subscribers (one process of
- * their own). Measured over a window:
+ * its own process, which serves them to `clients` `/stream` subscribers (processes of their
+ * own, `processes` of them, so the readers idle). Measured over a window:
  * - the daemon's CPU, as % of one core, from `/proc/<pid>/stat`;
  * - latency per tick from the simulator's send to a client's receive.
  *
@@ -23,7 +23,8 @@
  *
  * ```sh
  * deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env --allow-run=deno,cat \
- *   scripts/bench_fanout.ts [--instruments N] [--clients N] [--window-s N] [--profile DIR]
+ *   scripts/bench_fanout.ts [--instruments N] [--clients N] [--processes N] [--window-s N] \
+ *   [--profile DIR]
  * ```
  *
  * @module
@@ -31,6 +32,7 @@
 import type { Simulator } from "../src/simulator/simulator.ts";
 import type { ClientReport } from "./_bench_client.ts";
 import {
+  type ClientFleet,
   cpuPercent,
   equityTokens,
   KITE,
@@ -56,8 +58,14 @@ import { runBench } from "./_bench_cli.ts";
 export interface FanoutOptions {
   /** Instruments streamed; default 3000. */
   readonly instruments?: number;
-  /** `/stream` subscribers; default 100. */
+  /** `/stream` subscribers; default 20. */
   readonly clients?: number;
+  /**
+   * Processes the subscribers are spread over; default 4. One process reading every stream
+   * was itself the bottleneck (a busy client adds its own queueing to the latency measured),
+   * so the fleet is sized to idle: its CPU per process is in the details.
+   */
+  readonly processes?: number;
   /** Measured time per phase; default 30 s. */
   readonly windowMs?: number;
   /** Time after every client has a tick, before measuring; default 3 s. */
@@ -110,9 +118,56 @@ export function ticksPerSecond(report: ClientReport): number {
   return ticks / report.connections / (report.window_ms / 1000);
 }
 
+/** Sizes of `parts` groups, `total` spread over `parts` as evenly as it goes. */
+function spread(total: number, parts: number): number[] {
+  const n = Math.max(1, Math.min(parts, total));
+  return Array.from({ length: n }, (_, i) => Math.floor(total / n) + (i < total % n ? 1 : 0));
+}
+
+/** One report of several client processes: arrivals merged in time order, counts summed. */
+export function mergeReports(reports: readonly ClientReport[]): ClientReport & {
+  readonly cpu_percent_per_process: readonly number[];
+} {
+  return {
+    arrivals: reports.flatMap((r) => r.arrivals).sort((a, b) => a[0] - b[0]),
+    window_ms: Math.max(...reports.map((r) => r.window_ms)),
+    cpu_percent: reports.reduce((sum, r) => sum + r.cpu_percent, 0),
+    cpu_percent_per_process: reports.map((r) => round(r.cpu_percent)),
+    rss_bytes: reports.reduce((sum, r) => sum + r.rss_bytes, 0),
+    connections: reports.reduce((sum, r) => sum + r.connections, 0),
+    ended_early: reports.reduce((sum, r) => sum + r.ended_early, 0),
+  };
+}
+
+/** `clients` SSE clients of `url`, spread over `processes` processes, started and read as one. */
+async function startSseFleets(
+  url: string,
+  options: { clients: number; processes: number },
+) {
+  const fleets: ClientFleet[] = [];
+  try {
+    for (const clients of spread(options.clients, options.processes)) {
+      fleets.push(await startClientFleet("sse", { url, clients }));
+    }
+  } catch (error: unknown) {
+    await Promise.all(fleets.map((fleet) => fleet.close()));
+    throw error;
+  }
+  const close = async () => {
+    await Promise.all(fleets.map((fleet) => fleet.close()));
+  };
+  return {
+    start: async () => {
+      await Promise.all(fleets.map((fleet) => fleet.start()));
+    },
+    finish: async () => mergeReports(await Promise.all(fleets.map((fleet) => fleet.finish()))),
+    [Symbol.asyncDispose]: close,
+  };
+}
+
 /** What one phase with a server between the simulator and the SSE clients measured. */
 interface ServedPhase {
-  readonly clients: ClientReport;
+  readonly clients: ReturnType<typeof mergeReports>;
   /** The server's CPU over the window, % of one core, and its RSS at the end. */
   readonly cpuPercent: number;
   readonly rssBytes: number;
@@ -129,12 +184,13 @@ async function servedPhase(
   options: {
     pid: number;
     clients: number;
+    processes: number;
     warmupMs: number;
     windowMs: number;
     selfReport?: { start(): Promise<void>; cpuPercent(): Promise<number> };
   },
 ): Promise<ServedPhase> {
-  await using fleet = await startClientFleet("sse", { url, clients: options.clients });
+  await using fleet = await startSseFleets(url, options);
   await delay(options.warmupMs);
   const before = await procSample(options.pid);
   const sentBefore = sim.stats().ticks_sent;
@@ -160,7 +216,8 @@ async function servedPhase(
  */
 export async function benchFanout(options: FanoutOptions = {}): Promise<BenchResult> {
   const instruments = options.instruments ?? 3000;
-  const clients = options.clients ?? 100;
+  const clients = options.clients ?? 20;
+  const processes = options.processes ?? 4;
   const windowMs = options.windowMs ?? 30_000;
   const warmupMs = options.warmupMs ?? 3000;
   const log = options.log ?? (() => {});
@@ -184,7 +241,7 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
     direct = await fleet.finish();
   }
 
-  log(`fan-out: bare relay → ${clients} /stream clients, ${seconds}`);
+  log(`fan-out: bare relay → ${clients} /stream clients in ${processes} processes, ${seconds}`);
   let relayed: ServedPhase;
   {
     await using relay = spawnDeno([
@@ -200,6 +257,7 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
     relayed = await servedPhase(sim, `${match[1]}/stream`, {
       pid: relay.pid,
       clients,
+      processes,
       warmupMs,
       windowMs,
       selfReport: {
@@ -214,7 +272,7 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
     });
   }
 
-  log(`fan-out: daemon → ${clients} /stream clients, ${seconds}`);
+  log(`fan-out: daemon → ${clients} /stream clients in ${processes} processes, ${seconds}`);
   const dir = await Deno.makeTempDir({ prefix: "kitekeeper_bench_" });
   let served: ServedPhase;
   try {
@@ -228,6 +286,7 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
     served = await servedPhase(sim, `${daemon.url}/stream`, {
       pid: daemon.pid,
       clients,
+      processes,
       warmupMs,
       windowMs,
     });
@@ -302,6 +361,7 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
     details: {
       instruments,
       clients,
+      client_processes: processes,
       window_ms: windowMs,
       warmup_ms: warmupMs,
       tick_ms: TICK_MS,
@@ -324,7 +384,8 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
         daemon: round(served.cpuPercent),
         bare_relay: round(relayed.cpuPercent),
         direct_client: round(direct.cpu_percent),
-        sse_clients_process: round(served.clients.cpu_percent),
+        sse_client_processes_with_daemon: served.clients.cpu_percent_per_process,
+        sse_client_processes_with_relay: relayed.clients.cpu_percent_per_process,
       },
     },
   };
@@ -333,6 +394,7 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
 if (import.meta.main) {
   await runBench(benchFanout, [
     { flag: "instruments", option: "instruments" },
+    { flag: "processes", option: "processes" },
     { flag: "clients", option: "clients" },
     { flag: "window-s", option: "windowMs", scale: 1000 },
     { flag: "profile", option: "profileDir", text: true },
