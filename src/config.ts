@@ -60,6 +60,12 @@ export interface Config {
   readonly mode: Mode;
   /** When Kite is expected to expire the day's token, IST (UTC+05:30, no DST). */
   readonly tokenExpiry: TimeOfDay;
+  /** `KITEKEEPER_TOKEN_RECHECK`: a second daily probe of the token, IST (users see flushes near 07:30). */
+  readonly tokenRecheck: TimeOfDay;
+  /** `KITEKEEPER_PROBE_INTERVAL_MS`: how often to probe the token while NSE is in pre-open or open. */
+  readonly probeIntervalMs: number;
+  /** `KITEKEEPER_REMIND_AT`: login reminder times, IST, on trading days; `none` for none. */
+  readonly remindAt: readonly TimeOfDay[];
   /** What a well-formed access token looks like. */
   readonly tokenPattern: RegExp;
   /** `KITEKEEPER_ENV_MAX_BYTES`: a larger `.env` is refused, never read whole (default 1 MiB). */
@@ -136,6 +142,9 @@ const DEFAULTS = {
   KITEKEEPER_INSTRUMENTS: DEFAULT_INSTRUMENTS.join(","),
   KITEKEEPER_MODE: "full",
   KITEKEEPER_TOKEN_EXPIRY: "06:00",
+  KITEKEEPER_TOKEN_RECHECK: "07:35",
+  KITEKEEPER_PROBE_INTERVAL_MS: "900000",
+  KITEKEEPER_REMIND_AT: "08:30,08:50",
   KITEKEEPER_TOKEN_PATTERN: "^[A-Za-z0-9]{32}$",
   KITEKEEPER_BACKOFF_BASE_MS: "250",
   KITEKEEPER_BACKOFF_CAP_MS: "30000",
@@ -212,6 +221,15 @@ function parseClock(found: Found): TimeOfDay {
   } catch {
     throw invalid(found, `"${found.value}" is not a 24-hour HH:MM time`);
   }
+}
+
+/** A comma-separated list of `HH:MM` times, sorted and deduplicated; `none` for none. */
+function parseClocks(found: Found): { hour: number; minute: number }[] {
+  if (found.value.trim().toLowerCase() === "none") return [];
+  const parts = found.value.split(",").map((part) => part.trim()).filter((part) => part !== "");
+  const times = parts.map((part) => parseClock({ ...found, value: part }));
+  const unique = new Map(times.map((time) => [time.hour * 60 + time.minute, time]));
+  return [...unique.entries()].sort(([a], [b]) => a - b).map(([, time]) => time);
 }
 
 function parsePattern(found: Found): RegExp {
@@ -443,6 +461,9 @@ export function loadConfig(
     instruments: parseInstruments(withDefault("KITEKEEPER_INSTRUMENTS")),
     mode: parseMode(withDefault("KITEKEEPER_MODE")),
     tokenExpiry: parseClock(withDefault("KITEKEEPER_TOKEN_EXPIRY")),
+    tokenRecheck: parseClock(withDefault("KITEKEEPER_TOKEN_RECHECK")),
+    probeIntervalMs: parseMilliseconds(withDefault("KITEKEEPER_PROBE_INTERVAL_MS")),
+    remindAt: parseClocks(withDefault("KITEKEEPER_REMIND_AT")),
     tokenPattern: parsePattern(withDefault("KITEKEEPER_TOKEN_PATTERN")),
     envMaxBytes: parseByteCount(withDefault("KITEKEEPER_ENV_MAX_BYTES")),
     backoffBaseMs,

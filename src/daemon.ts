@@ -144,9 +144,11 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       probe: profileProbe(config, { userId: config.userId }),
       clock,
       log,
-      notify(reason) {
+      notify(reason, notice) {
         for (const line of loginNeededBlock(reason, loginUrl)) log("warn", line);
-        notifier?.loginNeeded(reason); // Only queues: a slow webhook never holds the actor.
+        // Only queues: a slow webhook never holds the actor.
+        if (notice?.kind === "reminder") notifier?.reminder(reason);
+        else notifier?.loginNeeded(reason);
       },
     },
     lifecycle: {
@@ -155,6 +157,10 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       backoffCapMs: config.backoffCapMs,
       stallMs: config.stallMs,
       expiryAt: formatTimeOfDay(config.tokenExpiry),
+      recheckAt: formatTimeOfDay(config.tokenRecheck),
+      probeIntervalMs: config.probeIntervalMs,
+      remindAt: config.remindAt.map(formatTimeOfDay),
+      holidays,
     },
   });
 
@@ -261,6 +267,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     debounceMs: options.debounceMs,
     maxBytes: config.envMaxBytes,
     log,
+    current: () => actor.snapshot().token?.token,
   }));
   forgetEnv = tokens.forget;
   const login = createKiteLogin(config, {

@@ -141,7 +141,14 @@ export function formatStatus(body: StatusBody, now: number): string {
     const when = Number.isNaN(next) ? "" : `, changes in ${formatDuration(next - now)}`;
     lines.push(`  market:  ${market.phase}${when}`);
   }
+  const upstream = feed.upstream as StatusBody["feed"]["upstream"] | undefined;
+  if (upstream && upstream.some((shard) => shard.shard > 0 || shard.state !== "streaming")) {
+    const shards = upstream.map((shard) => `${shard.shard} ${shard.state} (${shard.instruments})`);
+    lines.push(`  sockets: ${shards.join(", ")}`);
+  }
   if (body.login_needed && body.login_url !== null) lines.push(`  login:   ${body.login_url}`);
+  const reminder = body.next_reminder ? Date.parse(body.next_reminder) : Number.NaN;
+  if (!Number.isNaN(reminder)) lines.push(`  remind:  in ${formatDuration(reminder - now)}`);
   return lines.join("\n");
 }
 

@@ -1,6 +1,14 @@
 /**
- * Kite Connect session calls: the login URL, the request_token exchange (through the official
- * `kiteconnect` client), the profile probe and token invalidation.
+ * Kite Connect session calls: the login URL, the request_token exchange, the profile probe
+ * and token invalidation, over `fetch` with Kite's headers.
+ *
+ * The exchange reads Kite's raw body, as the official clients' `generateSession` does, but
+ * keeps `login_time` as what it is: IST wall time (`"YYYY-MM-DD HH:MM:SS"`). The official JS
+ * client turns it into a `Date` in the host's time zone (`formatGenerateSession` in
+ * kiteconnect 5.3.0), which is hours off on a host outside India.
+ *
+ * Only `error_type: TokenException` means a dead token: Kite answers 403 for
+ * `PermissionException` too, and a probe must not call a token dead for it.
  *
  * @module
  */
@@ -33,11 +41,23 @@ export interface KiteSession {
   readonly loginTime: number;
 }
 
-/** What `GET /user/profile` said about a token. */
+/**
+ * What `GET /user/profile` said about a token: `auth` only for Kite's `TokenException` (the
+ * token is dead); any other error, whatever its status, is `error` (the token's fate is
+ * unknown).
+ */
 export type ProfileResult =
   | { readonly kind: "ok"; readonly userId: string }
   | { readonly kind: "auth"; readonly detail: string }
   | { readonly kind: "error"; readonly detail: string };
+
+/** Kite's error body, when `body` is one. */
+function kiteErrorOf(body: unknown): { message: string; errorType: string } | null {
+  if (typeof body !== "object" || body === null) return null;
+  const { status, message, error_type: errorType } = body as Record<string, unknown>;
+  if (status !== "error" || typeof errorType !== "string") return null;
+  return { message: typeof message === "string" ? message : "", errorType };
+}
 
 /** Builds Kite's login URL: `{loginUrl}?v=3&api_key=K&redirect_params=URLENC`. */
 export function buildLoginUrl(
@@ -55,52 +75,55 @@ export function buildLoginUrl(
 }
 
 // Kite reports login_time as "YYYY-MM-DD HH:MM:SS" in IST.
-function parseIstTime(text: unknown, fallback: number): number {
+export function parseIstTime(text: unknown, fallback: number): number {
   if (typeof text !== "string") return fallback;
   const ms = parseIstWallClock(text);
   return Number.isFinite(ms) ? ms : fallback;
 }
 
-function asKiteError(error: unknown): KiteApiError {
-  if (typeof error === "object" && error !== null) {
-    const { message, error_type: errorType } = error as Record<string, unknown>;
-    return new KiteApiError(
-      typeof message === "string" ? message : "Unknown error",
-      typeof errorType === "string" ? errorType : "GeneralException",
-    );
-  }
-  return new KiteApiError(String(error), "GeneralException");
-}
-
 /**
- * Exchanges a request_token for an access token with the official client's
- * `generateSession`. Rejects with {@linkcode KiteApiError} carrying Kite's message only (the
- * client's own errors can hold the request body, so nothing else is kept).
+ * Exchanges a request_token for an access token: `POST /session/token` with the checksum
+ * (hex SHA-256 of api_key + request_token + api_secret). Rejects with
+ * {@linkcode KiteApiError} carrying Kite's message and error type only (never the request).
  */
 export async function exchangeRequestToken(
   requestToken: string,
-  options: KiteEndpoint & { apiSecret: string; now?: () => number },
+  options: KiteEndpoint & { apiSecret: string; now?: () => number; timeoutMs?: number },
 ): Promise<KiteSession> {
   const now = options.now ?? Date.now;
-  // Loaded on first use: the official client and its Node-compat dependencies cost ~8 MB of
-  // RSS, and a daemon that never sees a login (a token pasted by hand) never needs them.
-  const { KiteConnect } = await import("kiteconnect");
-  const client = new KiteConnect({ api_key: options.apiKey, root: options.apiRoot });
-  let session: Record<string, unknown>;
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(options.apiKey + requestToken + options.apiSecret),
+  );
+  const checksum = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+  let response: Response;
   try {
-    session = await client.generateSession(requestToken, options.apiSecret) as Record<
-      string,
-      unknown
-    >;
+    response = await fetch(new URL("/session/token", options.apiRoot), {
+      method: "POST",
+      headers: { "X-Kite-Version": "3" },
+      body: new URLSearchParams({ api_key: options.apiKey, request_token: requestToken, checksum }),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    });
   } catch (error: unknown) {
-    throw asKiteError(error);
+    const detail = error instanceof Error ? error.name : "unknown";
+    throw new KiteApiError(`Failed to reach Kite: ${detail}`, "NetworkException");
   }
-  const accessToken = session["access_token"];
-  const userId = session["user_id"];
+  const body = await response.json().catch(() => null) as Record<string, unknown> | null;
+  const error = kiteErrorOf(body);
+  if (error !== null || !response.ok) {
+    throw new KiteApiError(
+      error?.message || `HTTP ${response.status}`,
+      error?.errorType ?? "GeneralException",
+    );
+  }
+  const data = body?.["data"] as Record<string, unknown> | undefined;
+  const accessToken = data?.["access_token"];
+  const userId = data?.["user_id"];
   if (typeof accessToken !== "string" || typeof userId !== "string") {
     throw new KiteApiError("Kite's session has no access_token or user_id", "DataException");
   }
-  return { accessToken, userId, loginTime: parseIstTime(session["login_time"], now()) };
+  return { accessToken, userId, loginTime: parseIstTime(data?.["login_time"], now()) };
 }
 
 function kiteHeaders(apiKey: string, token: string): HeadersInit {
@@ -118,8 +141,15 @@ export async function probeProfile(
       signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
     });
     const body = await response.json().catch(() => null) as Record<string, unknown> | null;
-    if (response.status === 401 || response.status === 403) {
-      return { kind: "auth", detail: String(body?.["message"] ?? `HTTP ${response.status}`) };
+    const error = kiteErrorOf(body);
+    if (error?.errorType === "TokenException") {
+      return { kind: "auth", detail: `${error.errorType}: ${error.message}` };
+    }
+    if (error !== null) {
+      return {
+        kind: "error",
+        detail: `Failed to read profile: HTTP ${response.status} ${error.errorType}`,
+      };
     }
     const data = body?.["data"] as Record<string, unknown> | undefined;
     if (!response.ok || typeof data?.["user_id"] !== "string") {

@@ -52,8 +52,11 @@ export interface ActorPorts {
   readonly clock: Clock;
   /** One human line per call; never holds a raw token. */
   log(level: LogLevel, message: string): void;
-  /** Tells the operator a login is needed (the token is dead, missing or past expiry). */
-  notify(reason: string): void | Promise<void>;
+  /**
+   * Tells the operator a login is needed (the token is dead or missing), or, with
+   * `{ kind: "reminder" }`, that it still is (a reminder before pre-open).
+   */
+  notify(reason: string, options?: { readonly kind: "notice" | "reminder" }): void | Promise<void>;
 }
 
 /** Options of {@linkcode createActor}. */
@@ -88,6 +91,7 @@ export interface Actor {
 /** The event a timer sends when it fires: `retry:1` → `RetryDue` for shard 1. */
 function timerEvent(timer: TimerName): Event {
   if (timer === "expiry") return { type: "ExpiryDue" };
+  if (timer === "remind") return { type: "RemindDue" };
   const [kind, index] = timer.split(":");
   const shard = Number(index) as ShardIndex;
   return kind === "retry" ? { type: "RetryDue", shard } : { type: "WatchdogDue", shard };
@@ -206,6 +210,11 @@ export function createActor(options: ActorOptions): Actor {
         return probe(effect.token, effect.fingerprint);
       case "NotifyLoginNeeded":
         return call(() => ports.notify(effect.reason), logFailure("notify a login is needed"));
+      case "RemindLogin":
+        return call(
+          () => ports.notify(effect.reason, { kind: "reminder" }),
+          logFailure("remind of a login"),
+        );
       case "Log":
         return log(effect.level, effect.message);
     }

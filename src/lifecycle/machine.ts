@@ -23,6 +23,7 @@
 import type { Mode } from "../kite/packets.ts";
 import { backoffDelay, DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS } from "./backoff.ts";
 import { formatTimeOfDay, nextIstTime, parseTimeOfDay, type TimeOfDay } from "./expiry.ts";
+import { nextProbeAt, nextReminderAt } from "./schedule.ts";
 
 export type { Mode, TimeOfDay };
 
@@ -39,18 +40,23 @@ export type TokenSource = "file" | "callback" | "startup" | "signal";
 export type FailureKind = "auth" | "network" | "stall";
 /** What `GET /user/profile` said of a token; `error` means it could not tell. */
 export type ProbeOutcome = "ok" | "auth" | "wrong_user" | "error";
-/** The machine's timers: one per shard for retry and watchdog, one for the expiry probe. */
-export type TimerName = "expiry" | `retry:${ShardIndex}` | `watchdog:${ShardIndex}`;
+/**
+ * The machine's timers: one per shard for retry and watchdog, one for the token's probes
+ * (`expiry`: at the expected expiry, the daily recheck and in market hours) and one for the
+ * login reminders (`remind`).
+ */
+export type TimerName = "expiry" | "remind" | `retry:${ShardIndex}` | `watchdog:${ShardIndex}`;
 /** Severity of a {@linkcode Effect} `Log`. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 /** What kind of failure {@linkcode LastError} records. */
-export type ErrorKind = FailureKind | "probe" | "token";
+export type ErrorKind = FailureKind | "refused" | "probe" | "token";
 
 /** The last connection failure, typed: `{ kind: "network", detail: "ECONNRESET" }`. */
 export interface LastError {
-  /** `auth` (handshake refused), `network`, `stall`, `probe` (the profile said the token is
-   * dead or someone else's) or `token` (no usable token). */
+  /** `auth` (handshake refused, token not checked yet), `refused` (handshake refused but
+   * the profile says the token is alive), `network`, `stall`, `probe` (the profile said the
+   * token is dead or someone else's) or `token` (no usable token). */
   readonly kind: ErrorKind;
   /** Readable cause, never holding a token. */
   readonly detail: string;
@@ -123,7 +129,10 @@ export type Event =
   }
   | { readonly type: "RetryDue"; readonly shard: ShardIndex }
   | { readonly type: "WatchdogDue"; readonly shard: ShardIndex }
+  /** The `expiry` timer: a probe of the token is due. */
   | { readonly type: "ExpiryDue" }
+  /** The `remind` timer: a login reminder is due. */
+  | { readonly type: "RemindDue" }
   | {
     readonly type: "ProbeResult";
     readonly fingerprint: string;
@@ -157,6 +166,8 @@ export type Effect =
   | { readonly type: "CancelTimer"; readonly timer: TimerName }
   | { readonly type: "Probe"; readonly token: string; readonly fingerprint: string }
   | { readonly type: "NotifyLoginNeeded"; readonly reason: string }
+  /** A reminder that a login is still needed (at a `remindAt` time on a trading day). */
+  | { readonly type: "RemindLogin"; readonly reason: string }
   | { readonly type: "Log"; readonly level: LogLevel; readonly message: string };
 
 /** The current token; `loadedAt` is epoch ms. */
@@ -225,8 +236,14 @@ export interface LifecycleConfig {
   readonly stallMs: number;
   /** The expected daily expiry, IST. */
   readonly expiryAt: TimeOfDay;
-  /** How often to re-probe a token past its expected expiry. */
-  readonly reprobeMs: number;
+  /** The daily recheck of the token, IST. */
+  readonly recheckAt: TimeOfDay;
+  /** How often to probe the token while NSE is in pre-open or open. */
+  readonly probeIntervalMs: number;
+  /** When to remind the operator to log in, IST, on trading days. */
+  readonly remindAt: readonly TimeOfDay[];
+  /** Trading holidays, `YYYY-MM-DD` (IST): no reminders on them. */
+  readonly holidays: ReadonlySet<string>;
 }
 
 /** Everything `/status`, metrics and the actor need, in one immutable value. */
@@ -237,14 +254,25 @@ export interface Snapshot {
   readonly token: TokenInfo | null;
   /** Whether Kite has accepted the current token on some handshake. */
   readonly accepted: boolean;
+  /** Whether a probe of the current token is in flight. */
+  readonly probing: boolean;
+  /**
+   * A shard whose handshake Kite refused (401/403) while the probe decides whether the token
+   * is dead; no handshake starts meanwhile.
+   */
+  readonly refusal: { readonly shard: ShardIndex; readonly detail: string } | null;
+  /** The probe found the token dead while every shard still streams: the feed runs on. */
+  readonly tokenDead: boolean;
   /** The generation of the newest socket ever opened; 0 before the first. */
   readonly gen: number;
   /** Always {@linkcode MAX_SHARDS} shards, by index. */
   readonly shards: readonly Shard[];
   /** When the current token is expected to die (epoch ms). */
   readonly expectedExpiry: number | null;
-  /** When the expiry probe runs next; `null` when none is planned. */
+  /** When the token is probed next; `null` when none is planned. */
   readonly nextProbeAt: number | null;
+  /** When the next login reminder goes out; `null` while no login is needed. */
+  readonly nextReminderAt: number | null;
   /** True once the token is dead or past its expected expiry, until a new one loads. */
   readonly loginNeeded: boolean;
   /** The user id the probe reported for the current token. */
@@ -301,8 +329,14 @@ export interface LifecycleOptions {
   readonly stallMs?: number;
   /** `HH:MM` IST; defaults to `"06:00"`. */
   readonly expiryAt?: string;
+  /** `HH:MM` IST; defaults to `"07:35"`. */
+  readonly recheckAt?: string;
   /** Defaults to 15 minutes. */
-  readonly reprobeMs?: number;
+  readonly probeIntervalMs?: number;
+  /** `HH:MM` IST times; defaults to `["08:30", "08:50"]`. */
+  readonly remindAt?: readonly string[];
+  /** Defaults to none (weekends still excluded). */
+  readonly holidays?: ReadonlySet<string>;
 }
 
 /** The `type` of every {@linkcode Event}. */
@@ -454,7 +488,9 @@ function openShard(s: Snapshot, index: ShardIndex, token: TokenInfo, now: number
 /**
  * Brings every shard in line with its plan while the token is usable: subscriptions diffed
  * on open sockets, sockets opened where wanted (one handshake at a time until the token is
- * accepted), sockets and backoffs of shards with nothing to carry ended.
+ * accepted, none while a refused handshake waits for the probe's verdict, and none on a
+ * token known dead: the pool then ends), sockets and backoffs of shards with nothing to
+ * carry ended.
  */
 function reconcile(s: Snapshot, now: number, reason?: string): Transition {
   const { token } = s;
@@ -473,8 +509,9 @@ function reconcile(s: Snapshot, now: number, reason?: string): Transition {
       effects.push(...changes);
       snapshot = withShard(snapshot, { ...shard, socket: { ...shard.socket, sent: shard.plan } });
     } else if (!shard.socket && shard.retryAt === null) {
+      if (snapshot.tokenDead) return deadTokenEnds(snapshot, `shard ${index} cannot open`, now);
       const handshaking = snapshot.shards.some((other) => other.socket?.phase === "opening");
-      if (!snapshot.accepted && handshaking) continue;
+      if (snapshot.refusal || (!snapshot.accepted && handshaking)) continue;
       const opened = openShard(snapshot, index, token, now);
       snapshot = opened.snapshot;
       effects.push(...opened.effects);
@@ -504,19 +541,31 @@ function expire(s: Snapshot, reason: string, error: LastError, now: number): Tra
       ...s,
       state: { name: "Expired", since: now, reason, fingerprint },
       shards,
+      refusal: null,
+      tokenDead: false,
       nextProbeAt: null,
       loginNeeded: true,
       lastError: error,
       rejected: rejected.slice(0, REJECTED_KEPT),
     },
     ...effects,
-    { type: "NotifyLoginNeeded", reason },
+    // A feed on a dead token already asked for a login when the probe found it dead.
+    ...(s.tokenDead ? [] : [{ type: "NotifyLoginNeeded", reason } as const]),
   );
+}
+
+/** The token was found dead while the feed ran on it: the first socket to end ends all. */
+function deadTokenEnds(s: Snapshot, what: string, now: number): Transition {
+  const detail = `${what} on a token Kite rejects`;
+  return expire(s, "token expired", { kind: "probe", detail }, now);
 }
 
 /** A transient failure of one shard: close its socket and back off with full jitter. */
 function retry(s: Snapshot, shard: Shard, error: LastError, step: Step): Transition {
   const { config } = s;
+  if (s.tokenDead) {
+    return deadTokenEnds(s, `shard ${shard.index} ended (${describeError(error)})`, step.now);
+  }
   const attempts = shard.attempts + 1;
   const ms = backoffDelay(attempts, {
     random: step.random,
@@ -560,6 +609,7 @@ function loadToken(s: Snapshot, e: On<"TokenLoaded">, step: Step): Transition {
     loadedAt: step.now,
   };
   const expiry = nextIstTime(Math.min(e.issuedAt ?? step.now, step.now), s.config.expiryAt);
+  const probeAt = nextProbeAt(step.now, probePlan(s.config, expiry));
   const closed = closeAll(s);
   const reason = `new token from ${e.source}`;
   const opened = reconcile(
@@ -575,11 +625,15 @@ function loadToken(s: Snapshot, e: On<"TokenLoaded">, step: Step): Transition {
       },
       token,
       accepted: false,
+      probing: true,
+      refusal: null,
+      tokenDead: false,
       shards: closed.shards.map((shard) => ({ ...shard, attempts: 0 })),
       attempts: 0,
       expectedExpiry: expiry,
-      nextProbeAt: expiry,
-      loginNeeded: false,
+      nextProbeAt: probeAt,
+      // Issued before the last expected expiry: a login already helps.
+      loginNeeded: expiry <= step.now,
       userId: null,
       invalidToken: null,
     },
@@ -591,7 +645,7 @@ function loadToken(s: Snapshot, e: On<"TokenLoaded">, step: Step): Transition {
     ...closed.effects,
     ...opened.effects,
     { type: "Probe", token: e.token, fingerprint: e.fingerprint },
-    { type: "StartTimer", timer: "expiry", ms: Math.max(0, expiry - step.now) },
+    { type: "StartTimer", timer: "expiry", ms: probeAt - step.now },
     log(
       "info",
       `Token ${e.fingerprint} loaded from ${e.source}; opening the feed (gen ${opened.snapshot.gen})`,
@@ -629,7 +683,9 @@ function changePlan(s: Snapshot, e: On<"PlanChanged">, step: Step): Transition {
   }));
   const planned = { ...s, shards };
   if (!usable(planned)) return done(planned);
-  const opening = shards.find((shard) => shard.socket === null && wantsSocket(shard));
+  const opening = planned.refusal
+    ? undefined
+    : shards.find((shard) => shard.socket === null && shard.retryAt === null && wantsSocket(shard));
   return reconcile(planned, step.now, opening ? `opening shard ${opening.index}` : undefined);
 }
 
@@ -653,10 +709,29 @@ function dataReceived(s: Snapshot, _e: On<"DataReceived">, step: Step, shard: Sh
 
 function socketFailed(s: Snapshot, e: On<"SocketFailed">, step: Step, shard: Shard): Transition {
   const error = { kind: e.kind, detail: e.detail };
-  if (e.kind === "auth") {
-    return expire(withShard(s, { ...shard, lastError: error }), "token rejected", error, step.now);
+  if (e.kind !== "auth" || s.tokenDead) return retry(s, shard, error, step);
+  // 403 is not always a dead token (PermissionException, a 4th socket...): ask the profile,
+  // once, and start no handshake until it answers.
+  const { token } = s;
+  if (!token) return done(s);
+  const asked = withShard(
+    { ...s, refusal: { shard: shard.index, detail: e.detail }, lastError: error, probing: true },
+    { ...shard, socket: null, lastError: error },
+  );
+  const effects: Effect[] = [
+    { type: "CloseSocket", gen: e.gen },
+    { type: "CancelTimer", timer: `watchdog:${shard.index}` },
+  ];
+  if (!s.probing) {
+    effects.push({ type: "Probe", token: token.token, fingerprint: token.fingerprint });
   }
-  return retry(s, shard, error, step);
+  effects.push(
+    log("warn", `Kite refused shard ${shard.index}'s handshake (${e.detail}); checking the token`),
+  );
+  return done(
+    settle(asked, step.now, `Kite refused the handshake (${e.detail}); checking the token`),
+    ...effects,
+  );
 }
 
 function retryDue(s: Snapshot, e: On<"RetryDue">, step: Step): Transition {
@@ -690,43 +765,135 @@ function watchdogDue(s: Snapshot, e: On<"WatchdogDue">, step: Step): Transition 
   return retry(s, shard, { kind: "stall", detail: `${what} for ${quiet} ms` }, step);
 }
 
+/** The settings {@linkcode nextProbeAt} takes, for a token expected to die at `expiry`. */
+function probePlan(config: LifecycleConfig, expiry: number | null) {
+  return {
+    expectedExpiry: expiry,
+    recheckAt: config.recheckAt,
+    intervalMs: config.probeIntervalMs,
+    holidays: config.holidays,
+  };
+}
+
+/** A probe is due: at the expected expiry, the daily recheck, or by interval in market hours. */
 function expiryDue(s: Snapshot, _e: unknown, step: Step): Transition {
-  const { token, nextProbeAt, config } = s;
-  if (!token || nextProbeAt === null) return done(s);
-  if (step.now < nextProbeAt) {
-    return done(s, { type: "StartTimer", timer: "expiry", ms: nextProbeAt - step.now });
-  }
-  const effects: Effect[] = [
-    { type: "Probe", token: token.token, fingerprint: token.fingerprint },
-    { type: "StartTimer", timer: "expiry", ms: config.reprobeMs },
-  ];
-  if (!s.loginNeeded) {
-    const reason = `token past its expected expiry (${formatTimeOfDay(config.expiryAt)} IST)`;
+  const { token, nextProbeAt: due, config, expectedExpiry } = s;
+  if (!token || due === null || s.tokenDead) return done(s);
+  if (step.now < due) return done(s, { type: "StartTimer", timer: "expiry", ms: due - step.now });
+  const next = nextProbeAt(step.now, probePlan(config, expectedExpiry));
+  const effects: Effect[] = s.probing
+    ? []
+    : [{ type: "Probe", token: token.token, fingerprint: token.fingerprint }];
+  effects.push({ type: "StartTimer", timer: "expiry", ms: next - step.now });
+  const past = expectedExpiry !== null && step.now >= expectedExpiry;
+  if (past && !s.loginNeeded) {
+    const when = `${formatTimeOfDay(config.expiryAt)} IST`;
     effects.push(
-      { type: "NotifyLoginNeeded", reason },
-      log("warn", `Token ${token.fingerprint} is ${reason}; probing it`),
+      log("warn", `Token ${token.fingerprint} is past its expected expiry (${when}); probing it`),
     );
   }
-  return done({ ...s, loginNeeded: true, nextProbeAt: step.now + config.reprobeMs }, ...effects);
+  return done(
+    { ...s, probing: true, nextProbeAt: next, loginNeeded: s.loginNeeded || past },
+    ...effects,
+  );
+}
+
+/** The probe says the token is alive: a refused handshake was a transient refusal. */
+function refusedButAlive(s: Snapshot, step: Step): Transition {
+  const { refusal } = s;
+  if (refusal === null) return done(s);
+  const detail = `Kite refused the ticker although the token is valid (${refusal.detail})`;
+  const backedOff = retry(
+    { ...s, refusal: null },
+    shardOf(s, refusal.shard),
+    { kind: "refused", detail },
+    step,
+  );
+  const resumed = reconcile(backedOff.snapshot, step.now);
+  return done(resumed.snapshot, ...backedOff.effects, ...resumed.effects);
+}
+
+/** The probe says the token is dead: Expired, unless every shard still streams on it. */
+function probedDead(s: Snapshot, detail: string, step: Step): Transition {
+  const { token } = s;
+  if (s.state.name !== "Live" || s.refusal !== null || !token) {
+    // After a refused handshake the verdict is the ticker's as much as the profile's.
+    const reason = s.refusal === null ? "token expired" : "token rejected";
+    return expire(s, reason, { kind: "probe", detail }, step.now);
+  }
+  if (s.tokenDead) return done(s);
+  const reason = "the feed runs on a dead token: Kite rejects it, and the next drop stops " +
+    "the feed; log in for today";
+  const rejected = [token.fingerprint, ...s.rejected.filter((f) => f !== token.fingerprint)];
+  return done(
+    {
+      ...s,
+      tokenDead: true,
+      loginNeeded: true,
+      nextProbeAt: null,
+      lastError: { kind: "probe", detail },
+      rejected: rejected.slice(0, REJECTED_KEPT),
+    },
+    ...(s.nextProbeAt === null ? [] : [{ type: "CancelTimer", timer: "expiry" } as const]),
+    { type: "NotifyLoginNeeded", reason },
+    log("warn", `Token ${token.fingerprint} is dead (${detail}), but the feed still streams on it`),
+  );
 }
 
 function probeResult(s: Snapshot, e: On<"ProbeResult">, step: Step): Transition {
   if (s.token?.fingerprint !== e.fingerprint) return done(s);
-  const known = e.userId === undefined ? s : { ...s, userId: e.userId };
+  const answered = { ...s, probing: false };
+  const known = e.userId === undefined ? answered : { ...answered, userId: e.userId };
   const detail = e.detail ?? e.result;
   switch (e.result) {
     case "ok":
-      return done(known);
+      return refusedButAlive(known, step);
     case "auth":
-      return expire(known, "token expired", { kind: "probe", detail }, step.now);
+      return probedDead(known, detail, step);
     case "wrong_user":
       return expire(known, "wrong user", {
         kind: "probe",
         detail: `logged in as ${e.userId ?? "another user"}`,
       }, step.now);
-    case "error":
-      return done(known, log("warn", `Probe of token ${e.fingerprint} failed: ${detail}`));
+    case "error": {
+      // Kite could not be asked: nothing changes, but a refused shard backs off and asks again.
+      const line = log("warn", `Probe of token ${e.fingerprint} failed: ${detail}`);
+      if (known.refusal === null) return done(known, line);
+      const { shard, detail: refused } = known.refusal;
+      const error: LastError = {
+        kind: "auth",
+        detail: `${refused}; the token could not be checked`,
+      };
+      const backedOff = retry({ ...known, refusal: null }, shardOf(known, shard), error, step);
+      const resumed = reconcile(backedOff.snapshot, step.now);
+      return done(resumed.snapshot, line, ...backedOff.effects, ...resumed.effects);
+    }
   }
+}
+
+/** Whether a login would help now: the token is dead, missing, or past its expected expiry. */
+export function loginNeeded(s: Snapshot): boolean {
+  return s.loginNeeded || s.state.name === "Expired";
+}
+
+function remindDue(s: Snapshot, _e: unknown, step: Step): Transition {
+  const due = s.nextReminderAt;
+  if (due === null) return done(s);
+  if (step.now < due) return done(s, { type: "StartTimer", timer: "remind", ms: due - step.now });
+  const next = nextReminderAt(step.now, s.config);
+  const rescheduled = { ...s, nextReminderAt: next };
+  const effects: Effect[] = next === null
+    ? []
+    : [{ type: "StartTimer", timer: "remind", ms: next - step.now }];
+  if (!loginNeeded(s)) return done(rescheduled, ...effects);
+  const why = s.state.name === "Live" || s.state.name === "Reconnecting"
+    ? (s.tokenDead ? "the feed runs on a dead token" : "the token is past its expected expiry")
+    : s.state.reason;
+  return done(
+    rescheduled,
+    { type: "RemindLogin", reason: `log in for today (${why})` },
+    ...effects,
+  );
 }
 
 function textError(s: Snapshot, e: On<"TextError">): Transition {
@@ -742,6 +909,7 @@ function stop(s: Snapshot, _e: unknown, step: Step): Transition {
     ...s,
     state: { name: "Disconnected", since: step.now, reason: "stopped" },
     shards,
+    refusal: null,
     nextProbeAt: null,
   }, ...effects);
 }
@@ -752,6 +920,7 @@ export const TRANSITIONS: Readonly<Record<StateName, TransitionRow>> = {
     TokenLoaded: loadToken,
     TokenInvalid: noteInvalidToken,
     PlanChanged: changePlan,
+    RemindDue: remindDue,
     Stop: stop,
   },
   Reconnecting: {
@@ -765,6 +934,7 @@ export const TRANSITIONS: Readonly<Record<StateName, TransitionRow>> = {
     WatchdogDue: watchdogDue,
     ExpiryDue: expiryDue,
     ProbeResult: probeResult,
+    RemindDue: remindDue,
     TextError: current(textError),
     Stop: stop,
   },
@@ -777,6 +947,7 @@ export const TRANSITIONS: Readonly<Record<StateName, TransitionRow>> = {
     WatchdogDue: watchdogDue,
     ExpiryDue: expiryDue,
     ProbeResult: probeResult,
+    RemindDue: remindDue,
     TextError: current(textError),
     Stop: stop,
   },
@@ -784,6 +955,7 @@ export const TRANSITIONS: Readonly<Record<StateName, TransitionRow>> = {
     TokenLoaded: loadToken,
     TokenInvalid: noteInvalidToken,
     PlanChanged: changePlan,
+    RemindDue: remindDue,
     Stop: stop,
   },
 };
@@ -806,9 +978,32 @@ export function transition(snapshot: Snapshot, event: Event, step: Step): Transi
   if (state.name === "Disconnected" && state.reason === "stopped") return done(snapshot);
   const handler = TRANSITIONS[state.name][event.type] as Handler<EventType> | undefined;
   if (!handler) return done(snapshot);
-  const next = handler(snapshot, event, step);
+  const next = keepReminders(handler(snapshot, event, step), step.now);
   if (next.snapshot.state.name === state.name) return next;
   return done(next.snapshot, ...next.effects, describeChange(state, next.snapshot.state));
+}
+
+/** Arms the reminder timer while a login is needed, and disarms it once none is. */
+function keepReminders(next: Transition, now: number): Transition {
+  const s = next.snapshot;
+  const stopped = s.state.name === "Disconnected" && s.state.reason === "stopped";
+  const wanted = loginNeeded(s) && !stopped;
+  if (wanted && s.nextReminderAt === null) {
+    const at = nextReminderAt(now, s.config);
+    if (at === null) return next;
+    return done(
+      { ...s, nextReminderAt: at },
+      ...next.effects,
+      { type: "StartTimer", timer: "remind", ms: at - now },
+    );
+  }
+  if (!wanted && s.nextReminderAt !== null) {
+    return done({ ...s, nextReminderAt: null }, ...next.effects, {
+      type: "CancelTimer",
+      timer: "remind",
+    });
+  }
+  return next;
 }
 
 function positive(name: string, value: number): number {
@@ -850,6 +1045,9 @@ export function initialSnapshot(now: number, options: LifecycleOptions = {}): Sn
     state: { name: "Disconnected", since: now, reason: "no token yet" },
     token: null,
     accepted: false,
+    probing: false,
+    refusal: null,
+    tokenDead: false,
     gen: 0,
     shards: SHARD_INDEXES.map((index) => ({
       index,
@@ -863,6 +1061,7 @@ export function initialSnapshot(now: number, options: LifecycleOptions = {}): Sn
     })),
     expectedExpiry: null,
     nextProbeAt: null,
+    nextReminderAt: null,
     loginNeeded: false,
     userId: null,
     attempts: 0,
@@ -880,7 +1079,10 @@ export function initialSnapshot(now: number, options: LifecycleOptions = {}): Sn
       ),
       stallMs: positive("stallMs", options.stallMs ?? 5_000),
       expiryAt: parseTimeOfDay(options.expiryAt ?? "06:00"),
-      reprobeMs: positive("reprobeMs", options.reprobeMs ?? 15 * 60_000),
+      recheckAt: parseTimeOfDay(options.recheckAt ?? "07:35"),
+      probeIntervalMs: positive("probeIntervalMs", options.probeIntervalMs ?? 15 * 60_000),
+      remindAt: (options.remindAt ?? ["08:30", "08:50"]).map(parseTimeOfDay),
+      holidays: options.holidays ?? new Set(),
     },
   };
 }

@@ -1,8 +1,10 @@
 /**
  * Tells the operator to log in, over a webhook: when the lifecycle says a login is needed
- * (the actor's `notify` port), and once, 30 minutes before the current token's expected
- * expiry. Formats: a JSON event, ntfy, Telegram's Bot API `sendMessage`, a Slack incoming
- * webhook.
+ * (the actor's `notify` port: the token died, or none is usable) and when it reminds (the
+ * machine's reminders before pre-open, on trading days). A warning before the token's
+ * expected expiry is useless (a login then yields a session that dies at the expiry), so
+ * there is none. Formats: a JSON event, ntfy, Telegram's Bot API `sendMessage`, a Slack
+ * incoming webhook.
  *
  * Delivery never holds up the lifecycle: `loginNeeded()` only queues (a bounded queue, the
  * oldest message dropped when full), one worker sends, every attempt has a time limit, and
@@ -19,8 +21,8 @@ import { backoffDelay } from "../lifecycle/backoff.ts";
 import type { Snapshot, StateName } from "../lifecycle/machine.ts";
 import type { Logger } from "../log.ts";
 
-/** What happened. */
-export type NotificationEvent = "login_needed" | "expiry_soon" | "env_stale";
+/** What happened: a login is needed now, a reminder that it still is, or `.env` is stale. */
+export type NotificationEvent = "login_needed" | "login_reminder" | "env_stale";
 
 /** One message to the operator. */
 export interface Notification {
@@ -45,11 +47,11 @@ export interface NotificationRequest {
 
 /** Options of {@linkcode createNotifier}. */
 export interface NotifierOptions {
-  /** The lifecycle: its snapshots say which token is current and when it expires. */
+  /** The lifecycle: its snapshot gives each message the state it was raised in. */
   readonly lifecycle: Pick<Actor, "snapshot" | "subscribe">;
   /** Where a browser starts a login (read when a message is raised). */
   loginUrl(): string;
-  /** Timers for the expiry warning, retry delays and time limits; defaults to the system's. */
+  /** Timers for retry delays and time limits; defaults to the system's. */
   readonly clock?: Clock;
   readonly log?: Logger;
   /** Attempts per message, the first included; default 4. */
@@ -62,8 +64,6 @@ export interface NotifierOptions {
   readonly timeoutMs?: number;
   /** Messages waiting beyond the one being sent; default 16. */
   readonly queueLimit?: number;
-  /** How long before the expected expiry to warn; default 30 minutes. */
-  readonly warnBeforeMs?: number;
   /** Uniform in [0, 1), for backoff jitter; default `Math.random`. */
   readonly random?: () => number;
 }
@@ -77,9 +77,11 @@ export interface Notifier extends AsyncDisposable {
    * failed for `reason`), so a restart would go back to the old token. Returns at once.
    */
   envStale(reason: string): void;
+  /** Queues a `login_reminder` message for `reason`; returns at once. */
+  reminder(reason: string): void;
   /** Resolves once nothing is queued or being sent. */
   settled(): Promise<void>;
-  /** Stops the expiry timer, drops what is queued, aborts what is in flight. */
+  /** Drops what is queued and aborts what is in flight. */
   close(): Promise<void>;
 }
 
@@ -89,21 +91,13 @@ type Outcome =
 
 const TITLES: Readonly<Record<NotificationEvent, string>> = {
   login_needed: "kitekeeper: login needed",
-  expiry_soon: "kitekeeper: token expires soon",
+  login_reminder: "kitekeeper: log in before the market opens",
   env_stale: "kitekeeper: .env is stale",
 };
-
-// Longer setTimeout delays overflow to "now"; the expiry warning re-arms until it is due.
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function describe(error: unknown): string {
   if (error instanceof DOMException && error.name === "AbortError") return "aborted";
   return error instanceof Error ? error.message : String(error);
-}
-
-function humanMinutes(ms: number): string {
-  const minutes = Math.max(0, Math.round(ms / 60_000));
-  return minutes >= 60 ? `${Math.floor(minutes / 60)} h ${minutes % 60} min` : `${minutes} min`;
 }
 
 function messageText(notification: Notification): string {
@@ -146,8 +140,8 @@ export function notificationRequest(
           "Content-Type": "text/plain; charset=utf-8",
           "User-Agent": "kitekeeper",
           Title: TITLES[notification.event],
-          Tags: notification.event === "expiry_soon" ? "hourglass" : "warning,key",
-          Priority: notification.event === "expiry_soon" ? "default" : "high",
+          Tags: notification.event === "login_reminder" ? "alarm_clock,key" : "warning,key",
+          Priority: "high",
           Click: notification.loginUrl,
         },
         body: `${notification.reason}. Log in: ${notification.loginUrl}`,
@@ -187,8 +181,8 @@ function pathOf(url: string): string {
 }
 
 /**
- * Starts a notifier for `target`: watches the lifecycle for the expiry warning, and sends
- * what `loginNeeded()` queues. Wire `loginNeeded` to the actor's `notify` port.
+ * Starts a notifier for `target`: sends what `loginNeeded()` and `reminder()` queue. Wire
+ * them to the actor's `notify` port.
  */
 export function createNotifier(target: NotifyTarget, options: NotifierOptions): Notifier {
   const { lifecycle } = options;
@@ -197,7 +191,6 @@ export function createNotifier(target: NotifyTarget, options: NotifierOptions): 
   const attempts = Math.max(1, options.attempts ?? 4);
   const timeoutMs = options.timeoutMs ?? 10_000;
   const queueLimit = Math.max(1, options.queueLimit ?? 16);
-  const warnBeforeMs = options.warnBeforeMs ?? 30 * 60_000;
   const random = options.random ?? Math.random;
   const origin = webhookOrigin(target.url);
   const secretParts = [target.url, pathOf(target.url)].filter((part) => part.length > 1);
@@ -207,9 +200,6 @@ export function createNotifier(target: NotifyTarget, options: NotifierOptions): 
   let inFlight: AbortController | null = null;
   let pause: { id: TimerId; resume: () => void } | null = null;
   let closed = false;
-  // The expiry warning: the token + expiry it is armed for, and the last one it went out for.
-  let warning: { key: string; due: number; id: TimerId } | null = null;
-  let warnedKey: string | null = null;
 
   /** Error text from fetch can quote the URL; keep only the origin. */
   function scrub(text: string): string {
@@ -314,56 +304,8 @@ export function createNotifier(target: NotifyTarget, options: NotifierOptions): 
     return promise;
   }
 
-  function warningKey(snapshot: Snapshot): { key: string; expiry: number } | null {
-    const { token, expectedExpiry } = snapshot;
-    if (token === null || expectedExpiry === null) return null;
-    return { key: `${token.fingerprint}@${expectedExpiry}`, expiry: expectedExpiry };
-  }
-
-  function arm(key: string, due: number): void {
-    const ms = Math.min(MAX_TIMER_MS, Math.max(0, due - clock.now()));
-    warning = { key, due, id: clock.setTimeout(warningDue, ms) };
-  }
-
-  function warningDue(): void {
-    const armed = warning;
-    warning = null;
-    if (armed === null || closed) return;
-    if (clock.now() < armed.due) return arm(armed.key, armed.due);
-    const snapshot = lifecycle.snapshot();
-    const current = warningKey(snapshot);
-    if (current?.key !== armed.key || snapshot.loginNeeded) return;
-    if (snapshot.state.name === "Expired" || snapshot.state.name === "Disconnected") return;
-    if (clock.now() >= current.expiry) return; // Past expiry: the login_needed path speaks.
-    warnedKey = armed.key;
-    const at = new Date(current.expiry).toISOString();
-    raise(
-      "expiry_soon",
-      `the Kite token is expected to expire at ${at}, in ${
-        humanMinutes(current.expiry - clock.now())
-      }`,
-      snapshot,
-    );
-  }
-
-  /** Keeps the warning armed for the current token's expected expiry, once per token. */
-  function reschedule(snapshot: Snapshot): void {
-    const current = warningKey(snapshot);
-    if (current?.key === warning?.key) return;
-    if (warning !== null) clock.clearTimeout(warning.id);
-    warning = null;
-    if (current === null || current.key === warnedKey || closed) return;
-    arm(current.key, current.expiry - warnBeforeMs);
-  }
-
-  reschedule(lifecycle.snapshot());
-  const unsubscribe = lifecycle.subscribe((snapshot) => reschedule(snapshot));
-
   async function close(): Promise<void> {
     closed = true;
-    unsubscribe();
-    if (warning !== null) clock.clearTimeout(warning.id);
-    warning = null;
     queue.length = 0;
     inFlight?.abort();
     if (pause !== null) {
@@ -380,6 +322,9 @@ export function createNotifier(target: NotifyTarget, options: NotifierOptions): 
     },
     envStale(reason) {
       raise("env_stale", reason, lifecycle.snapshot());
+    },
+    reminder(reason) {
+      raise("login_reminder", reason, lifecycle.snapshot());
     },
     async settled() {
       while (worker !== null) await worker;

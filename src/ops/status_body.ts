@@ -96,6 +96,8 @@ export interface StatusBody {
   /** The Kite-compatible endpoint for local programs. */
   readonly endpoint: EndpointStatus;
   readonly login_url: string | null;
+  /** When the next login reminder goes out (ISO 8601), while a login is needed; else `null`. */
+  readonly next_reminder: string | null;
   readonly pid: number;
   readonly version: string;
   readonly uptime_s: number;

@@ -46,6 +46,9 @@ function iso(ms: number | null): string | null {
 function reasonOf(snapshot: Snapshot): string {
   const { state } = snapshot;
   if (state.name !== "Live") return state.reason;
+  if (snapshot.tokenDead) {
+    return "live on a dead token: Kite rejects it now, and the next drop stops the feed; log in";
+  }
   return snapshot.loginNeeded ? "live, but login needed: the token is past its expiry" : "live";
 }
 
@@ -99,6 +102,7 @@ export function renderStatus(snapshot: Snapshot, context: StatusContext): Status
     },
     endpoint: context.endpoint,
     login_url: live && !snapshot.loginNeeded ? null : context.loginUrl,
+    next_reminder: iso(snapshot.nextReminderAt),
     pid: context.pid,
     version: context.version,
     uptime_s: Math.max(0, Math.floor((context.now - context.startedAt) / 1000)),

@@ -35,6 +35,11 @@ export interface EnvTokensOptions {
   readonly maxBytes?: number | undefined;
   /** Where a hard link and a stale file's recovery are logged. */
   readonly log?: Logger;
+  /**
+   * The token the lifecycle holds now: read back from the file it is used whatever its
+   * shape (a login callback's token that does not match the pattern is still Kite's).
+   */
+  current?(): string | undefined;
 }
 
 /** The running source; disposing it stops watching and waits for reads in flight. */
@@ -111,6 +116,12 @@ export function watchEnvTokens(envFile: string, options: EnvTokensOptions): EnvT
       return;
     }
     const read = readToken(result.values, tokenPattern);
+    const held = options.current?.();
+    if (read.kind === "invalid" && held !== undefined && result.values[read.key] === held) {
+      // A login callback's token of an unexpected shape: Kite issued it, the lifecycle uses it.
+      send({ type: "TokenLoaded", token: held, fingerprint: fingerprint(held), source });
+      return;
+    }
     if (read.kind === "valid" && stale !== null && read.token === stale.fileToken) {
       // The file still holds what it held before the login it missed: not a new token.
       await rewriteStale();

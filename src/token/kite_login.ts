@@ -104,6 +104,7 @@ export function createKiteLogin(settings: KiteLoginSettings, options: KiteLoginO
         },
         pinnedUserId: settings.userId,
         tokenPattern: settings.tokenPattern,
+        warn: (message) => log("warn", message),
       }),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The login callback, as a sequence of checks that each either refuses with a reason or
  * passes: the login state, Kite's status, the request_token exchange, the user pin, the
- * token's shape, the `.env` write, and finally the hand-over to the lifecycle.
+ * `.env` write, and finally the hand-over to the lifecycle. A token of an unexpected shape
+ * is a warning, not a refusal: Kite's session is real once the exchange succeeded.
  * Nothing is written unless every check before the write passed.
  *
  * @module
@@ -35,8 +36,10 @@ export interface CallbackDeps {
   deliver(session: KiteSession): Promise<void> | void;
   /** The pinned user, when one is set. */
   readonly pinnedUserId: string | undefined;
-  /** What a Kite access token looks like. */
+  /** What a Kite access token looks like; a session's token that does not is still used. */
   readonly tokenPattern: RegExp;
+  /** Tells the operator something is odd but not fatal (a token of an unexpected shape). */
+  warn(message: string): void;
 }
 
 /** Why a callback was refused: an HTTP status and a message naming what was wrong. */
@@ -97,8 +100,14 @@ export async function completeLogin(
         "that session was invalidated",
     );
   }
+  deps.tokenPattern.lastIndex = 0;
   if (!deps.tokenPattern.test(session.accessToken)) {
-    return refuse(502, "token_malformed", "Kite returned an access token of an unexpected shape");
+    // Kite has consumed the request_token: dropping its session would cost a second login.
+    deps.warn(
+      `Kite returned an access token (${session.accessToken.length} characters) that does ` +
+        `not match KITEKEEPER_TOKEN_PATTERN ${deps.tokenPattern.source}; it is written and ` +
+        "used anyway. Widen the pattern, or a restart will not take it from .env",
+    );
   }
 
   let envStale: string | undefined;

@@ -121,7 +121,7 @@ Deno.test("a token that matches nothing never reaches the ticker and never drops
   assert.equal(sim.stats().handshakes.accepted + sim.stats().handshakes.rejected, handshakes);
 });
 
-Deno.test("at the expected expiry the daemon probes: 200 keeps the feed, 403 ends it", async () => {
+Deno.test("at the expected expiry the daemon probes: 200 keeps the feed, a dead token keeps it until the socket ends", async () => {
   const clock = skewedClock();
   await using h = await startHarness({ daemon: { clock } });
   const { daemon, sim } = h;
@@ -131,25 +131,41 @@ Deno.test("at the expected expiry the daemon probes: 200 keeps the feed, 403 end
   const live = await waitFor(daemon, "Live", (s) => s.state.name === "Live");
   assert.ok(live.expectedExpiry !== null && live.expectedExpiry > clock.now());
 
-  // Time jumps past 06:00 IST; the expiry timer fires. Kite still takes the token: stay Live,
-  // but say a login is needed.
+  // Time jumps past 06:00 IST; the probe timer fires. Kite still takes the token: stay Live,
+  // say a login would help, but send no notice for a token that still works.
   clock.skew = live.expectedExpiry - Date.now() + 1_000;
   daemon.actor.send({ type: "ExpiryDue" });
-  await waitFor(daemon, "login needed", (s) => s.loginNeeded);
+  await waitFor(daemon, "login needed", (s) => s.loginNeeded && !s.probing);
   const status = await (await fetch(`${daemon.url}/status`)).json() as StatusBody;
   assert.equal(status.state, "Live");
   assert.equal(status.login_needed, true);
   assert.equal(status.login_url, `${daemon.url}/api/auth/login`);
-  assert.ok(h.lines.some((line) => line.includes("LOGIN NEEDED")));
+  assert.ok(!h.lines.some((line) => line.includes("LOGIN NEEDED")));
 
-  // Fifteen minutes on, Kite has killed it: the re-probe gets 403 and the socket is closed,
-  // although Kite itself left it open.
+  // At the next check (the 07:35 IST recheck), Kite has killed it (a flush, or a Kite Web
+  // logout) but the socket streams on: the probe finds it dead, and the feed stays Live on it
+  // with one notice.
   await simControl(sim, "expire");
-  clock.skew += 15 * 60_000;
+  const next = daemon.actor.snapshot().nextProbeAt;
+  assert.ok(next !== null);
+  clock.skew += next - clock.now();
   const rejected = sim.stats().handshakes.rejected;
   daemon.actor.send({ type: "ExpiryDue" });
-  const expired = await waitFor(daemon, "Expired by probe", (s) => s.state.name === "Expired");
+  await waitFor(daemon, "dead token found", (s) => s.tokenDead);
+  const dead = await (await fetch(`${daemon.url}/status`)).json() as StatusBody;
+  assert.equal(dead.state, "Live");
+  assert.equal(dead.login_needed, true);
+  assert.match(dead.reason, /dead token/);
+  const notices = () => h.lines.filter((line) => line.includes("LOGIN NEEDED")).length;
+  assert.equal(notices(), 1);
+  const lastData = daemon.actor.snapshot().lastDataAt ?? 0;
+  await waitFor(daemon, "data on the dead token", (s) => (s.lastDataAt ?? 0) > lastData);
+
+  // The socket ends: Expired, without a handshake on the dead token, without a second notice.
+  await simControl(sim, "drop");
+  const expired = await waitFor(daemon, "Expired", (s) => s.state.name === "Expired");
   assert.equal(expired.state.name === "Expired" && expired.state.reason, "token expired");
   assert.ok(expired.shards.every((shard) => shard.socket === null));
   assert.equal(sim.stats().handshakes.rejected, rejected, "the probe, not a handshake, found it");
+  assert.equal(notices(), 1);
 });

@@ -18,7 +18,6 @@ const T0 = Date.UTC(2024, 2, 11, 4, 0);
 const EXPIRY = Date.UTC(2024, 2, 12, 0, 30);
 const MINUTE = 60_000;
 const A = { token: "a".repeat(32), fingerprint: "aaaaaaaaaaa1" };
-const B = { token: "b".repeat(32), fingerprint: "bbbbbbbbbbb2" };
 const BOT_PATH = "/bot123456:AAF-secret-bot-token/sendMessage";
 
 const NOTIFICATION: Notification = {
@@ -249,68 +248,21 @@ Deno.test("a hanging webhook never holds up the lifecycle: Live and Expired arri
   }
 });
 
-Deno.test("the expiry_soon message goes out once, 30 minutes before the expected expiry", async () => {
+Deno.test("a trading morning over the webhook: nothing before expiry, one login_needed when the token dies, reminders at 08:30 and 08:50", async () => {
   await using receiver = await startReceiver();
-  const clock = new FakeClock(T0);
-  // The port runs only on events, after the notifier below exists.
-  const actor = lifecycleOn(clock, (reason) => notifier.loginNeeded(reason));
-  const lines: string[] = [];
-  const notifier = createNotifier({ format: "json", url: `${receiver.url}/hook` }, {
-    lifecycle: actor,
-    loginUrl: () => "https://kk.example/api/auth/login",
+  // Monday 2024-03-11 16:00 IST: a token loaded after the close.
+  const clock = new FakeClock(Date.UTC(2024, 2, 11, 10, 30));
+  let alive = true;
+  const ports: ActorPorts = {
+    socket: { open() {}, close() {}, subscribe() {}, unsubscribe() {} },
+    probe: () =>
+      Promise.resolve(alive ? { result: "ok" } : { result: "auth", detail: "TokenException" }),
     clock,
-    log: (level, message) => lines.push(`${level} ${message}`),
-  });
-  assert.equal(clock.pending, 0, "no token, no timer");
-
-  actor.send({ type: "TokenLoaded", ...A, source: "callback" });
-  assert.equal(actor.snapshot().expectedExpiry, EXPIRY);
-  clock.tick(EXPIRY - 30 * MINUTE - T0 - 1);
-  await notifier.settled();
-  assert.equal(receiver.received.length, 0, "nothing a millisecond early");
-
-  clock.tick(1);
-  const soon = json(await receiver.next());
-  assert.equal(soon.event, "expiry_soon");
-  assert.equal(soon.state, "Reconnecting");
-  assert.equal(soon.login_url, "https://kk.example/api/auth/login");
-  assert.equal(soon.at, new Date(EXPIRY - 30 * MINUTE).toISOString());
-  assert.match(String(soon.reason), /2024-03-12T00:30:00\.000Z, in 30 min/);
-  await notifier.settled();
-
-  // Later snapshots do not warn again; at the expiry the actor's own login_needed goes out.
-  actor.send({ type: "SocketOpened", gen: 1 });
-  actor.send({ type: "DataReceived", gen: 1 });
-  assert.equal(actor.snapshot().state.name, "Live");
-  clock.tick(30 * MINUTE - 1);
-  await notifier.settled();
-  assert.equal(receiver.received.length, 1);
-  clock.tick(1);
-  const due = json(await receiver.next());
-  assert.equal(due.event, "login_needed");
-  assert.match(String(due.reason), /past its expected expiry/);
-  await notifier.settled();
-
-  // A new token re-arms the warning for its own expiry, the morning after.
-  clock.tick(2 * 60 * MINUTE);
-  actor.send({ type: "TokenLoaded", ...B, source: "file" });
-  const next = actor.snapshot().expectedExpiry!;
-  assert.equal(next, EXPIRY + 24 * 60 * MINUTE);
-  clock.tick(next - 30 * MINUTE - clock.now());
-  assert.equal(json(await receiver.next()).event, "expiry_soon");
-  await notifier.settled();
-  assert.equal(receiver.received.length, 3);
-  assert.ok(lines.every((line) => line.startsWith("info Sent the ")), lines.join("\n"));
-
-  await notifier.close();
-  await actor.stop();
-});
-
-Deno.test("a token loaded inside the last 30 minutes warns at once; past its expiry, never", async () => {
-  await using receiver = await startReceiver();
-  const clock = new FakeClock(EXPIRY - 10 * MINUTE);
-  // The port runs only on events, after the notifier below exists.
-  const actor = lifecycleOn(clock, (reason) => notifier.loginNeeded(reason));
+    log() {},
+    notify: (reason, notice) =>
+      notice?.kind === "reminder" ? notifier.reminder(reason) : notifier.loginNeeded(reason),
+  };
+  const actor = createActor({ ports, lifecycle: { stallMs: 7 * 24 * 60 * MINUTE } });
   const notifier = createNotifier({ format: "json", url: `${receiver.url}/hook` }, {
     lifecycle: actor,
     loginUrl: () => "https://kk.example/api/auth/login",
@@ -318,31 +270,45 @@ Deno.test("a token loaded inside the last 30 minutes warns at once; past its exp
   });
   actor.send({ type: "TokenLoaded", ...A, source: "callback" });
   assert.equal(actor.snapshot().expectedExpiry, EXPIRY);
-  clock.tick(0);
-  const soon = json(await receiver.next());
-  assert.equal(soon.event, "expiry_soon");
-  assert.match(String(soon.reason), /in 10 min/);
-  await notifier.settled();
-
-  // Issued yesterday before 06:00 IST: already past its expiry, so only login_needed speaks.
-  actor.send({
-    type: "TokenLoaded",
-    ...B,
-    source: "callback",
-    issuedAt: EXPIRY - 25 * 60 * MINUTE,
-  });
-  assert.ok(actor.snapshot().expectedExpiry! < clock.now());
-  clock.tick(0);
-  assert.equal(json(await receiver.next()).event, "login_needed");
-  await notifier.settled();
-  clock.tick(60 * MINUTE);
-  await notifier.settled();
+  // Through 06:00 IST (the probe says the token still works): no message at all.
+  /** Moves the clock timer by timer up to `when`, each message delivered before the next. */
+  async function until(when: number): Promise<void> {
+    while (clock.now() < when) {
+      // One timer at a time: a webhook's own time limit must not pass during its fetch.
+      clock.tick(Math.min(clock.nextDue ?? when, when) - clock.now());
+      await new Promise((resolve) => setTimeout(resolve, 0)); // the probe answers
+      await notifier.settled();
+    }
+  }
+  await until(EXPIRY + MINUTE);
+  assert.equal(receiver.received.length, 0);
+  assert.equal(actor.snapshot().loginNeeded, true);
+  // Kite flushes the token before the 07:35 IST recheck: one login_needed.
+  alive = false;
+  await until(EXPIRY + 95 * MINUTE + 1);
+  const dead = json(await receiver.next());
+  assert.equal(dead.event, "login_needed");
+  assert.equal(dead.login_url, "https://kk.example/api/auth/login");
+  assert.equal(actor.snapshot().state.name, "Expired");
+  // 08:30 and 08:50 IST: one reminder each, with the login URL.
+  await until(EXPIRY + 170 * MINUTE + 1);
+  const first = json(await receiver.next());
+  assert.equal(first.event, "login_reminder");
+  assert.equal(first.at, new Date(EXPIRY + 150 * MINUTE).toISOString());
+  assert.equal(first.login_url, "https://kk.example/api/auth/login");
+  const second = json(await receiver.next());
+  assert.equal(second.at, new Date(EXPIRY + 170 * MINUTE).toISOString());
+  await until(EXPIRY + 12 * 60 * MINUTE);
+  assert.deepEqual(receiver.received.map((r) => json(r).event), [
+    "login_needed",
+    "login_reminder",
+    "login_reminder",
+  ]);
   await notifier.close();
   await actor.stop();
-  assert.deepEqual(receiver.received.map((r) => json(r).event), ["expiry_soon", "login_needed"]);
 });
 
-Deno.test("closing the notifier drops the queue and cancels the expiry timer", async () => {
+Deno.test("closing the notifier drops the queue and leaves no timer", async () => {
   await using receiver = await startReceiver();
   const clock = new FakeClock(T0);
   const actor = lifecycleOn(clock, () => {});
@@ -355,7 +321,7 @@ Deno.test("closing the notifier drops the queue and cancels the expiry timer", a
   });
   const timers = clock.pending;
   await notifier.close();
-  assert.equal(clock.pending, timers - 1, "the warning timer is gone");
+  assert.equal(clock.pending, timers, "the notifier keeps no timer of its own");
   notifier.loginNeeded("after close");
   await notifier.settled();
   assert.equal(receiver.received.length, 0);

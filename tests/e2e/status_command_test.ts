@@ -70,6 +70,7 @@ function liveBody(): StatusBody {
       slow_drops_total: 0,
     },
     login_url: null,
+    next_reminder: null,
     pid: 4242,
     version: "0.1.0",
     uptime_s: 3600,

@@ -225,3 +225,31 @@ Deno.test("readToken() says absent or invalid without quoting the value", () => 
       "ZERODHA_ACCESS_TOKEN is 33 characters (it contains whitespace); expected ^[A-Za-z0-9]{32}$",
   });
 });
+
+Deno.test("loadConfig() reads the probe and reminder times, with Kite-informed defaults", () => {
+  const defaults = load(BASE);
+  assert.deepEqual(defaults.tokenRecheck, { hour: 7, minute: 35 });
+  assert.equal(defaults.probeIntervalMs, 900_000);
+  assert.deepEqual(defaults.remindAt, [{ hour: 8, minute: 30 }, { hour: 8, minute: 50 }]);
+  const custom = load({
+    ...BASE,
+    KITEKEEPER_TOKEN_RECHECK: "07:45",
+    KITEKEEPER_PROBE_INTERVAL_MS: "60000",
+    KITEKEEPER_REMIND_AT: " 08:55, 8:15,08:55 ",
+  });
+  assert.deepEqual(custom.tokenRecheck, { hour: 7, minute: 45 });
+  assert.equal(custom.probeIntervalMs, 60_000);
+  assert.deepEqual(custom.remindAt, [{ hour: 8, minute: 15 }, { hour: 8, minute: 55 }]);
+  assert.deepEqual(load({ ...BASE, KITEKEEPER_REMIND_AT: "none" }).remindAt, []);
+  assert.throws(
+    () => load({ ...BASE, KITEKEEPER_REMIND_AT: "08:30,25:00" }),
+    { message: `Invalid KITEKEEPER_REMIND_AT in ${ENV_FILE}: "25:00" is not a 24-hour HH:MM time` },
+  );
+  assert.throws(
+    () => load({ ...BASE, KITEKEEPER_PROBE_INTERVAL_MS: "0" }),
+    {
+      message:
+        `Invalid KITEKEEPER_PROBE_INTERVAL_MS in ${ENV_FILE}: "0" is not a positive whole number of milliseconds`,
+    },
+  );
+});

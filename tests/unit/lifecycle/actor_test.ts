@@ -167,7 +167,7 @@ Deno.test("the watchdog keeps one timer while data flows and stalls a silent soc
   await actor.stop();
 });
 
-Deno.test("at the expected expiry the actor probes; a 403 expires the token and asks for login", async () => {
+Deno.test("at the expected expiry the actor probes; a dead token keeps its feed until the socket ends", async () => {
   // Start ten seconds before 06:00 IST so the expiry is near.
   const start = EXPIRY - 10_000;
   const { actor, clock, calls, notices, probes } = harness(undefined, start);
@@ -182,14 +182,19 @@ Deno.test("at the expected expiry the actor probes; a 403 expires the token and 
   assert.deepEqual(calls.filter((c) => c.startsWith("probe")), ["probe A", "probe A"]);
   assert.equal(actor.snapshot().loginNeeded, true);
   assert.equal(actor.snapshot().state.name, "Live");
-  const expired = until(actor, (s) => s.state.name === "Expired");
+  const dead = until(actor, (s) => s.tokenDead);
   probes[1]!({ result: "auth", detail: "TokenException" });
-  const s = await expired;
-  assert.equal(s.state.name === "Expired" && s.state.reason, "token expired");
-  assert.ok(calls.includes("close 1"));
-  assert.deepEqual(notices, ["token past its expected expiry (06:00 IST)", "token expired"]);
-  assert.equal(clock.pending, 0);
+  const s = await dead;
+  assert.equal(s.state.name, "Live", "the socket still streams");
+  assert.ok(!calls.includes("close 1"));
+  assert.equal(notices.length, 1);
+  actor.send({ type: "SocketFailed", gen: 1, kind: "network", detail: "Socket closed (1006)" });
+  assert.equal(actor.snapshot().state.name, "Expired");
+  assert.equal(calls.filter((c) => c.startsWith("open")).length, 1, "no handshake on it");
+  assert.equal(notices.length, 1);
+  assert.equal(clock.pending, 1, "only the login reminder is left");
   await actor.stop();
+  assert.equal(clock.pending, 0);
 });
 
 Deno.test("an observer that throws neither breaks the transition nor silences the others", async () => {
@@ -304,7 +309,9 @@ Deno.test("a probe that rejects is logged as an error result and changes nothing
     await logged.promise,
     `warn Probe of token ${A.fingerprint} failed: fetch failed for token ${A.fingerprint}`,
   );
-  assert.equal(actor.snapshot(), before);
+  // Only the probe's own flag moved: it is no longer in flight.
+  assert.equal(before.probing, true);
+  assert.deepEqual({ ...actor.snapshot(), probing: true }, before);
   await actor.stop();
 });
 

@@ -87,8 +87,16 @@ function fixtures(): Record<string, At> {
   const reconnectingBackoff = play(live, [
     { type: "SocketFailed", gen: 2, kind: "network", detail: "ECONNRESET" },
   ]);
-  const expired = play(reconnectingOpening, [
+  // A 403 on the handshake is a question: the probe (in flight since the token loaded) answers.
+  const reconnectingRefused = play(reconnectingOpening, [
     { type: "SocketFailed", gen: 2, kind: "auth", detail: "HTTP 403" },
+  ]);
+  const expired = play(reconnectingRefused, [
+    { type: "ProbeResult", fingerprint: A.fingerprint, result: "auth", detail: "TokenException" },
+  ]);
+  // The probe finds the token dead while the socket streams: Live on a dead token.
+  const liveDead = play(live, [
+    { type: "ProbeResult", fingerprint: A.fingerprint, result: "auth", detail: "TokenException" },
   ]);
   const expiredNoToken = play(disconnected, [
     { type: "TokenInvalid", source: "startup", detail: "empty" },
@@ -99,7 +107,9 @@ function fixtures(): Record<string, At> {
     reconnectingOpening,
     reconnectingOpen,
     reconnectingBackoff,
+    reconnectingRefused,
     live,
+    liveDead,
     expired,
     expiredNoToken,
     stopped,
@@ -131,30 +141,35 @@ function samples(s: Snapshot): Record<string, Event> {
       type: "PlanChanged",
       plan: [plan(SUBSCRIPTIONS.tokens, "full"), plan([5633], "quote")],
     },
+    remind: { type: "RemindDue" },
     stop: { type: "Stop" },
   };
 }
 
 const OPEN_NEW = "OpenSocket StartTimer:watchdog:0 Probe StartTimer:expiry";
 const TO_BACKOFF = "Reconnecting: CloseSocket CancelTimer:watchdog:0 StartTimer:retry:0";
+const ASK = "Reconnecting: CloseSocket CancelTimer:watchdog:0"; // the load's probe is in flight
 const KILL_OPEN =
-  "Expired: CloseSocket CancelTimer:watchdog:0 CancelTimer:expiry NotifyLoginNeeded";
+  "Expired: CloseSocket CancelTimer:watchdog:0 CancelTimer:expiry NotifyLoginNeeded StartTimer:remind";
 const STOP_OPEN = "Disconnected: CloseSocket CancelTimer:watchdog:0 CancelTimer:expiry";
 const OPEN_SHARD_1 = "Reconnecting: OpenSocket StartTimer:watchdog:1";
+const KILL_BACKOFF =
+  "Expired: CancelTimer:retry:0 CancelTimer:expiry NotifyLoginNeeded StartTimer:remind";
+const KILL_DEAD = "Expired: CloseSocket CancelTimer:watchdog:0"; // the login was asked already
 
 /** Expected `state: effects` a minute after each fixture; absent cells mean "unchanged, no effects". */
 const CELLS: Record<string, Record<string, string>> = {
   disconnected: {
     newToken: `Reconnecting: ${OPEN_NEW}`,
     sameToken: `Reconnecting: ${OPEN_NEW}`,
-    invalid: "Expired: NotifyLoginNeeded",
+    invalid: "Expired: NotifyLoginNeeded StartTimer:remind",
     stop: "Disconnected: ",
   },
   reconnectingOpening: {
     newToken: `Reconnecting: CloseSocket CancelTimer:watchdog:0 ${OPEN_NEW}`,
     opened: "Reconnecting: Subscribe",
     network: TO_BACKOFF,
-    auth: KILL_OPEN,
+    auth: ASK,
     watchdog: TO_BACKOFF, // no handshake for a minute: a stall
     expiry: "Reconnecting: StartTimer:expiry", // not due yet: re-armed
     probeAuth: KILL_OPEN,
@@ -167,7 +182,7 @@ const CELLS: Record<string, Record<string, string>> = {
     newToken: `Reconnecting: CloseSocket CancelTimer:watchdog:0 ${OPEN_NEW}`,
     data: "Live: ",
     network: TO_BACKOFF,
-    auth: KILL_OPEN,
+    auth: ASK,
     watchdog: TO_BACKOFF,
     expiry: "Reconnecting: StartTimer:expiry",
     probeAuth: KILL_OPEN,
@@ -179,27 +194,55 @@ const CELLS: Record<string, Record<string, string>> = {
     newToken: `Reconnecting: CancelTimer:retry:0 ${OPEN_NEW}`,
     retry: "Reconnecting: OpenSocket StartTimer:watchdog:0",
     expiry: "Reconnecting: StartTimer:expiry",
-    probeAuth: "Expired: CancelTimer:retry:0 CancelTimer:expiry NotifyLoginNeeded",
-    probeWrongUser: "Expired: CancelTimer:retry:0 CancelTimer:expiry NotifyLoginNeeded",
+    probeAuth: KILL_BACKOFF,
+    probeWrongUser: KILL_BACKOFF,
     plan: OPEN_SHARD_1, // the token was accepted on gen 2: shard 1 need not wait for shard 0
     stop: "Disconnected: CancelTimer:retry:0 CancelTimer:expiry",
+  },
+  reconnectingRefused: {
+    newToken: `Reconnecting: ${OPEN_NEW}`,
+    expiry: "Reconnecting: StartTimer:expiry",
+    // Alive after all: a transient refusal, backed off; no login asked for.
+    probeOk: "Reconnecting: StartTimer:retry:0",
+    probeAuth: "Expired: CancelTimer:expiry NotifyLoginNeeded StartTimer:remind",
+    probeWrongUser: "Expired: CancelTimer:expiry NotifyLoginNeeded StartTimer:remind",
+    // Kite could not be asked: back off and ask again after the next refusal.
+    probeError: "Reconnecting: StartTimer:retry:0",
+    stop: "Disconnected: CancelTimer:expiry",
   },
   live: {
     newToken: `Reconnecting: CloseSocket CancelTimer:watchdog:0 ${OPEN_NEW}`,
     network: TO_BACKOFF,
-    auth: KILL_OPEN,
+    auth: "Reconnecting: CloseSocket CancelTimer:watchdog:0",
     watchdog: TO_BACKOFF, // no data for a minute
     expiry: "Live: StartTimer:expiry",
-    probeAuth: KILL_OPEN,
+    // A dead token is not a dead feed: stay Live, stop probing, ask for a login once.
+    probeAuth: "Live: CancelTimer:expiry NotifyLoginNeeded StartTimer:remind",
     probeWrongUser: KILL_OPEN,
     plan: OPEN_SHARD_1, // Live needs every shard with a plan streaming
     stop: STOP_OPEN,
   },
-  expired: { newToken: `Reconnecting: ${OPEN_NEW}`, stop: "Disconnected: " },
+  liveDead: {
+    newToken: `Reconnecting: CloseSocket CancelTimer:watchdog:0 ${OPEN_NEW} CancelTimer:remind`,
+    // The first socket to end ends the feed: no handshake on a token Kite rejects.
+    network: KILL_DEAD,
+    auth: KILL_DEAD,
+    watchdog: KILL_DEAD,
+    probeWrongUser: KILL_DEAD,
+    plan: KILL_DEAD, // a shard to open, on a dead token
+    remind: "Live: StartTimer:remind", // not due yet: re-armed
+    stop: "Disconnected: CloseSocket CancelTimer:watchdog:0 CancelTimer:remind",
+  },
+  expired: {
+    newToken: `Reconnecting: ${OPEN_NEW} CancelTimer:remind`,
+    remind: "Expired: StartTimer:remind",
+    stop: "Disconnected: CancelTimer:remind",
+  },
   expiredNoToken: {
-    newToken: `Reconnecting: ${OPEN_NEW}`,
-    sameToken: `Reconnecting: ${OPEN_NEW}`,
-    stop: "Disconnected: ",
+    newToken: `Reconnecting: ${OPEN_NEW} CancelTimer:remind`,
+    sameToken: `Reconnecting: ${OPEN_NEW} CancelTimer:remind`,
+    remind: "Expired: StartTimer:remind",
+    stop: "Disconnected: CancelTimer:remind",
   },
   stopped: {},
 };
@@ -221,7 +264,7 @@ Deno.test("transition() gives the expected state and effects in every state × e
       cells++;
     }
   }
-  assert.equal(cells, 8 * 18);
+  assert.equal(cells, 10 * 19);
 });
 
 Deno.test("TRANSITIONS names exactly the four states and only real event types", () => {
@@ -313,32 +356,6 @@ Deno.test("transition() does nothing at all for the token it already has", () =>
   }
 });
 
-Deno.test("an auth failure expires the token, and only a new token handshakes again", () => {
-  const opening = step(start(), loaded(A), 0);
-  const expired = step(opening, { type: "SocketFailed", gen: 1, kind: "auth", detail: "403" }, 50);
-  assert.deepEqual(expired.snapshot.state, {
-    name: "Expired",
-    since: T0 + 50,
-    reason: "token rejected",
-    fingerprint: A.fingerprint,
-  });
-  assert.equal(expired.snapshot.loginNeeded, true);
-  assert.ok(expired.effects.some((e) => e.type === "NotifyLoginNeeded"));
-  // The dead token again, from any source, opens nothing.
-  const again = step(expired, loaded(A, "startup"), 10);
-  assert.equal(again.snapshot, expired.snapshot);
-  assert.deepEqual(again.effects, []);
-  // A new one does; when it dies too, going back to the first one still opens nothing.
-  const withB = step(again, loaded(B), 10);
-  assert.equal(withB.snapshot.state.name, "Reconnecting");
-  assert.equal(withB.snapshot.loginNeeded, false);
-  const bDead = step(withB, { type: "SocketFailed", gen: 2, kind: "auth", detail: "403" }, 10);
-  const backToA = step(bDead, loaded(A), 10);
-  assert.equal(backToA.snapshot.state.name, "Expired");
-  assert.deepEqual(labels(backToA.effects), "");
-  assert.match(logs(backToA.effects)[0] ?? "", /Kite already rejected it/);
-});
-
 Deno.test("network failures back off with growing full-jitter ceilings, reset once Live", () => {
   let at: At = step(start({ backoffBaseMs: 100, backoffCapMs: 1_000 }), loaded(A), 0);
   const delays: number[] = [];
@@ -417,58 +434,6 @@ Deno.test("a handshake that never completes counts as a stall", () => {
     detail: "no handshake for 2000 ms",
   });
   assert.equal(stalled.snapshot.shards[0]?.socket, null);
-});
-
-Deno.test("at expiry the token is probed, login is needed, and an ok probe re-probes every 15 min", () => {
-  const { live } = fixtures();
-  const loadedAt = live!.snapshot.token!.loadedAt;
-  assert.equal(live!.snapshot.expectedExpiry, EXPIRY);
-  assert.equal(live!.snapshot.nextProbeAt, EXPIRY);
-  const atExpiry: At = { ...live!, now: EXPIRY };
-  const due = step(atExpiry, { type: "ExpiryDue" }, 0);
-  assert.equal(labels(due.effects), "Probe StartTimer:expiry NotifyLoginNeeded");
-  assert.ok(due.effects.some((e) => e.type === "StartTimer" && e.ms === 900_000));
-  assert.equal(due.snapshot.loginNeeded, true);
-  assert.equal(due.snapshot.state.name, "Live");
-  assert.ok(loadedAt < EXPIRY);
-  const ok = step(due, {
-    type: "ProbeResult",
-    fingerprint: A.fingerprint,
-    result: "ok",
-    userId: "AB1234",
-  }, 200);
-  assert.equal(ok.snapshot.state.name, "Live");
-  assert.equal(ok.snapshot.userId, "AB1234");
-  assert.deepEqual(ok.effects, []);
-  const again = step(ok, { type: "ExpiryDue" }, 900_000 - 200);
-  assert.equal(labels(again.effects), "Probe StartTimer:expiry"); // no second notification
-  assert.equal(again.snapshot.loginNeeded, true);
-  const dead = step(
-    again,
-    { type: "ProbeResult", fingerprint: A.fingerprint, result: "auth" },
-    300,
-  );
-  assert.deepEqual(
-    {
-      name: dead.snapshot.state.name,
-      reason: "reason" in dead.snapshot.state && dead.snapshot.state.reason,
-    },
-    { name: "Expired", reason: "token expired" },
-  );
-  assert.ok(dead.effects.some((e) => e.type === "CloseSocket" && e.gen === 2));
-  assert.ok(dead.snapshot.shards.every((shard) => shard.socket === null));
-});
-
-Deno.test("the expiry follows the configured IST time and a token's earlier issue time", () => {
-  const custom = step(start({ expiryAt: "03:00" }), loaded(A), 0);
-  assert.equal(custom.snapshot.expectedExpiry, Date.UTC(2024, 2, 11, 21, 30)); // 03:00 IST 12th
-  // Issued yesterday at 10:00 IST, loaded at 09:30 IST today: already past 06:00, probe now.
-  const issuedAt = Date.UTC(2024, 2, 10, 4, 30);
-  const old = step(start(), { type: "TokenLoaded", ...A, source: "file", issuedAt }, 0);
-  assert.equal(old.snapshot.expectedExpiry, Date.UTC(2024, 2, 11, 0, 30));
-  assert.ok(old.effects.some((e) => e.type === "StartTimer" && e.timer === "expiry" && e.ms === 0));
-  const probed = step(old, { type: "ExpiryDue" }, 0);
-  assert.ok(probed.effects.some((e) => e.type === "Probe"));
 });
 
 Deno.test("a probe naming the wrong user expires the token; a probe error changes nothing", () => {
@@ -569,8 +534,13 @@ Deno.test("initialSnapshot() starts Disconnected and rejects bad settings", () =
     backoffCapMs: 30_000,
     stallMs: 5_000,
     expiryAt: { hour: 6, minute: 0 },
-    reprobeMs: 900_000,
+    recheckAt: { hour: 7, minute: 35 },
+    probeIntervalMs: 900_000,
+    remindAt: [{ hour: 8, minute: 30 }, { hour: 8, minute: 50 }],
+    holidays: new Set(),
   });
+  assert.throws(() => initialSnapshot(T0, { remindAt: ["8.30"] }), SyntaxError);
+  assert.throws(() => initialSnapshot(T0, { probeIntervalMs: -1 }), RangeError);
   assert.throws(() => initialSnapshot(T0, { stallMs: 0 }), RangeError);
   assert.throws(() => initialSnapshot(T0, { backoffBaseMs: Number.NaN }), RangeError);
   assert.throws(() => initialSnapshot(T0, { expiryAt: "6am" }), SyntaxError);
@@ -726,7 +696,7 @@ Deno.test("a network fault or stall on one shard reconnects that shard only; the
   ]);
 });
 
-Deno.test("an auth failure on any shard stops all shards", () => {
+Deno.test("a refused handshake on any shard holds the pool; a dead token then stops all shards", () => {
   const live = livePool();
   const failed = step(live, { type: "SocketFailed", gen: 2, kind: "network", detail: "reset" }, 10);
   const dead = step(
@@ -734,10 +704,22 @@ Deno.test("an auth failure on any shard stops all shards", () => {
     { type: "SocketFailed", gen: 4, kind: "auth", detail: "HTTP 403" },
     10,
   );
-  assert.equal(dead.snapshot.state.name, "Expired");
-  assert.ok(dead.snapshot.shards.every((shard) => !shard.socket && shard.retryAt === null));
-  assert.deepEqual(only(dead.effects, "CloseSocket").map((e) => e.gen), [1, 4, 3]);
-  assert.deepEqual(dead.snapshot.lastError, { kind: "auth", detail: "HTTP 403" });
+  assert.ok(dead.snapshot.refusal !== null);
+  // A question first: no handshake, no new socket until the probe answers.
+  assert.equal(dead.snapshot.state.name, "Reconnecting");
+  assert.deepEqual(only(dead.effects, "CloseSocket").map((e) => e.gen), [4]);
+  const idle = step(dead, { type: "RetryDue", shard: 1 }, 60_000);
+  assert.deepEqual(only(idle.effects, "OpenSocket"), []);
+  const gone = step(idle, {
+    type: "ProbeResult",
+    fingerprint: A.fingerprint,
+    result: "auth",
+    detail: "TokenException",
+  }, 10);
+  assert.deepEqual(only(gone.effects, "CloseSocket").map((e) => e.gen), [1, 3]);
+  assert.equal(gone.snapshot.state.name, "Expired");
+  assert.ok(gone.snapshot.shards.every((shard) => !shard.socket && shard.retryAt === null));
+  assert.deepEqual(gone.snapshot.lastError, { kind: "probe", detail: "TokenException" });
 });
 
 Deno.test("events naming a superseded gen of any shard are dropped", () => {
@@ -949,4 +931,201 @@ Deno.test("random event sequences keep the invariants, per shard and for the poo
     }),
     { numRuns: 500 },
   );
+});
+
+// ---- Real Kite semantics: a 403 is a question, a dead token is not a dead feed --------
+
+/** `event` at the absolute instant `when`. */
+function stepAt(at: At, event: Event, when: number): At {
+  return step(at, event, when - at.now);
+}
+
+function probed(token: typeof A, result: "ok" | "auth" | "error", detail?: string): Event {
+  return {
+    type: "ProbeResult",
+    fingerprint: token.fingerprint,
+    result,
+    ...(detail === undefined ? {} : { detail }),
+  };
+}
+
+/** IST wall time on a March 2024 day, as epoch ms. */
+function ist(day: number, hour: number, minute: number): number {
+  return Date.UTC(2024, 2, day, hour, minute) - 330 * 60_000;
+}
+
+Deno.test("a handshake 403 asks the profile once: TokenException → Expired, one handshake and one probe", () => {
+  let at = step(start(), loaded(A), 0); // the load probes the token alongside the handshake
+  const all: Effect[] = [...at.effects];
+  for (
+    const event of [
+      { type: "SocketFailed", gen: 1, kind: "auth", detail: "HTTP 403" },
+      { type: "RetryDue", shard: 0 }, // a stray timer opens nothing while the question stands
+      { type: "PlanChanged", plan: [plan([256265], "full"), plan([5633], "ltp")] },
+    ] as const
+  ) {
+    at = step(at, event, 10);
+    all.push(...at.effects);
+  }
+  assert.equal(at.snapshot.state.name, "Reconnecting");
+  assert.equal(
+    at.snapshot.state.name === "Reconnecting" && at.snapshot.state.reason,
+    "Kite refused the handshake (HTTP 403); checking the token",
+  );
+  assert.equal(at.snapshot.loginNeeded, false, "no login asked for on a 403 alone");
+  at = step(at, probed(A, "auth", "TokenException: Incorrect `api_key` or `access_token`."), 10);
+  all.push(...at.effects);
+  assert.equal(at.snapshot.state.name, "Expired");
+  assert.equal(only(all, "OpenSocket").length, 1, "one handshake");
+  assert.equal(only(all, "Probe").length, 1, "one probe");
+  assert.equal(only(all, "NotifyLoginNeeded").length, 1);
+  // The dead token again, from any source, opens nothing; a new one does.
+  const again = step(at, loaded(A, "startup"), 10);
+  assert.equal(again.snapshot, at.snapshot);
+  assert.deepEqual(labels(again.effects), "");
+  const withB = step(again, loaded(B), 10);
+  assert.equal(withB.snapshot.state.name, "Reconnecting");
+  assert.equal(withB.snapshot.loginNeeded, false);
+});
+
+Deno.test("a handshake 403 on a live token is a transient refusal: backoff with jitter, never a login", () => {
+  let at = play(step(start(), loaded(A), 0), [probed(A, "ok")]);
+  at = step(at, { type: "SocketFailed", gen: 1, kind: "auth", detail: "HTTP 403" }, 10);
+  assert.deepEqual(only(at.effects, "Probe").length, 1, "asks, since no probe is in flight");
+  at = step(at, probed(A, "ok"), 10, 0.5);
+  assert.deepEqual(at.snapshot.lastError, {
+    kind: "refused",
+    detail: "Kite refused the ticker although the token is valid (HTTP 403)",
+  });
+  assert.equal(labels(at.effects), "StartTimer:retry:0");
+  assert.equal(only(at.effects, "StartTimer")[0]?.ms, 125, "full jitter over the 250 ms base");
+  assert.equal(at.snapshot.loginNeeded, false);
+  assert.equal(at.snapshot.state.name, "Reconnecting");
+  at = step(at, { type: "RetryDue", shard: 0 }, 125);
+  assert.deepEqual(only(at.effects, "OpenSocket").map((e) => e.gen), [2]);
+  at = play(at, [{ type: "SocketOpened", gen: 2 }, { type: "DataReceived", gen: 2 }]);
+  assert.equal(at.snapshot.state.name, "Live");
+  // A probe that cannot reach Kite after a refusal changes nothing but backs off again.
+  at = step(at, { type: "SocketFailed", gen: 2, kind: "network", detail: "reset" }, 10);
+  at = step(at, { type: "RetryDue", shard: 0 }, 60_000);
+  at = step(at, { type: "SocketFailed", gen: 3, kind: "auth", detail: "HTTP 403" }, 10);
+  at = step(at, probed(A, "error", "Failed to read profile: TimeoutError"), 10);
+  assert.equal(at.snapshot.state.name, "Reconnecting");
+  assert.equal(at.snapshot.loginNeeded, false);
+  assert.equal(labels(at.effects), "StartTimer:retry:0");
+});
+
+Deno.test("a dead token is not a dead feed: Live with login needed, one notice, Expired when a socket ends", () => {
+  // Live at 10:00 IST on a Monday; a Kite Web logout kills the token at 10:05.
+  let at = stepAt(start(), loaded(A), ist(11, 10, 0));
+  at = play(at, [probed(A, "ok"), { type: "SocketOpened", gen: 1 }, {
+    type: "DataReceived",
+    gen: 1,
+  }]);
+  assert.equal(at.snapshot.state.name, "Live");
+  assert.equal(at.snapshot.nextProbeAt, ist(11, 10, 15), "market hours: every 15 minutes");
+  at = stepAt(at, { type: "ExpiryDue" }, ist(11, 10, 15));
+  assert.equal(labels(at.effects), "Probe StartTimer:expiry");
+  at = step(at, probed(A, "auth", "TokenException"), 100);
+  assert.equal(at.snapshot.state.name, "Live");
+  assert.equal(at.snapshot.loginNeeded, true);
+  assert.equal(at.snapshot.tokenDead, true);
+  assert.equal(at.snapshot.nextProbeAt, null, "nothing left to ask");
+  const notices = only(at.effects, "NotifyLoginNeeded");
+  assert.equal(notices.length, 1);
+  assert.match(notices[0]!.reason, /dead token.*next drop stops the feed; log in for today/);
+  // Data keeps flowing and keeps it Live; timers and probes change nothing.
+  const all: Effect[] = [];
+  for (
+    const event of [
+      { type: "DataReceived", gen: 1 },
+      { type: "ExpiryDue" },
+      probed(A, "auth"),
+      { type: "DataReceived", gen: 1 },
+    ] as const
+  ) {
+    at = step(at, event, 1_000);
+    all.push(...at.effects);
+  }
+  assert.equal(at.snapshot.state.name, "Live");
+  assert.deepEqual(labels(all), "");
+  // The socket ends: Expired, without a handshake on the dead token and without a 2nd notice.
+  at = step(
+    at,
+    { type: "SocketFailed", gen: 1, kind: "network", detail: "Socket closed (1006)" },
+    10,
+  );
+  assert.equal(at.snapshot.state.name, "Expired");
+  assert.equal(labels(at.effects), "CloseSocket CancelTimer:watchdog:0");
+  assert.ok(at.snapshot.rejected.includes(A.fingerprint));
+});
+
+Deno.test("probes run at the expected expiry, the 07:35 recheck and every 15 min from pre-open; no notice until one finds the token dead", () => {
+  // Loaded Monday 16:00 IST (market closed): the next check is the expiry, Tuesday 06:00.
+  let at = play(stepAt(start(), loaded(A), ist(11, 16, 0)), [probed(A, "ok")]);
+  const times: number[] = [at.snapshot.nextProbeAt!];
+  const all: Effect[] = [];
+  for (let i = 0; i < 5; i++) {
+    at = stepAt(at, { type: "ExpiryDue" }, at.snapshot.nextProbeAt!);
+    all.push(...at.effects);
+    at = step(at, probed(A, "ok"), 50);
+    times.push(at.snapshot.nextProbeAt!);
+  }
+  assert.deepEqual(times, [
+    ist(12, 6, 0),
+    ist(12, 7, 35),
+    ist(12, 9, 0),
+    ist(12, 9, 15),
+    ist(12, 9, 30),
+    ist(12, 9, 45),
+  ]);
+  assert.equal(only(all, "Probe").length, 5);
+  assert.equal(only(all, "NotifyLoginNeeded").length, 0, "past expiry alone is no notice");
+  assert.equal(at.snapshot.loginNeeded, true, "but a login helps from 06:00");
+  // A token loaded long after its issue day is past expiry at once.
+  const old = stepAt(start(), {
+    type: "TokenLoaded",
+    ...B,
+    source: "file",
+    issuedAt: ist(8, 10, 0),
+  }, ist(11, 9, 30));
+  assert.equal(old.snapshot.loginNeeded, true);
+  assert.equal(old.snapshot.expectedExpiry, ist(9, 6, 0));
+  assert.equal(old.snapshot.nextProbeAt, ist(11, 9, 45));
+  // The configured expiry and recheck move the checks.
+  const custom = stepAt(
+    start({ expiryAt: "03:00", recheckAt: "05:10" }),
+    loaded(C),
+    ist(11, 16, 0),
+  );
+  assert.equal(custom.snapshot.expectedExpiry, ist(12, 3, 0));
+  assert.equal(custom.snapshot.nextProbeAt, ist(12, 3, 0));
+  const after = stepAt(custom, { type: "ExpiryDue" }, ist(12, 3, 0));
+  assert.equal(after.snapshot.nextProbeAt, ist(12, 5, 10));
+});
+
+Deno.test("reminders go out at 08:30 and 08:50 IST on trading days while a login is needed, one per time", () => {
+  // No token from Thursday evening; Friday 8 March is a holiday, then a weekend.
+  const holidays = new Set(["2024-03-08"]);
+  let at = stepAt(start({ holidays }), {
+    type: "TokenInvalid",
+    source: "startup",
+    detail: "empty",
+  }, ist(7, 20, 0));
+  assert.equal(at.snapshot.state.name, "Expired");
+  assert.equal(at.snapshot.nextReminderAt, ist(11, 8, 30), "Monday: Friday is a holiday");
+  const notices: string[] = [];
+  for (const when of [ist(11, 8, 30), ist(11, 8, 30), ist(11, 8, 50)]) {
+    at = stepAt(at, { type: "RemindDue" }, when);
+    notices.push(...only(at.effects, "RemindLogin").map((e) => e.reason));
+    assert.deepEqual(only(at.effects, "NotifyLoginNeeded"), []);
+  }
+  assert.deepEqual(notices, ["log in for today (no token)", "log in for today (no token)"]);
+  assert.equal(at.snapshot.nextReminderAt, ist(12, 8, 30));
+  // A token ends the reminders.
+  at = stepAt(at, loaded(A), ist(11, 8, 55));
+  assert.equal(at.snapshot.nextReminderAt, null);
+  assert.ok(at.effects.some((e) => e.type === "CancelTimer" && e.timer === "remind"));
+  const late = stepAt(at, { type: "RemindDue" }, ist(12, 8, 30));
+  assert.deepEqual(late.effects, []);
 });
