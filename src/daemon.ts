@@ -203,6 +203,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     clock,
     log,
     limits: { maxClients: config.maxClients },
+    lowerModes: "hold", // Kite's live feed: the raised mode's tick follows at once.
   }));
   upstreamPlan = () => endpoint.plan();
   const quiet = config.noTicksWarnMs === null ? null : stack.use(

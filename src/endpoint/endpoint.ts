@@ -33,7 +33,7 @@ import type { Logger } from "../log.ts";
 import { kiteErrorResponse } from "../kite/kite_error.ts";
 import { type ClientRequest, parseClientRequest } from "./client_request.ts";
 import type { CredentialCheck } from "./credentials.ts";
-import { cutMessage, indexPackets } from "./frames.ts";
+import { cutMessage, indexPackets, type LowerModes } from "./frames.ts";
 import { LastPackets } from "./last_packets.ts";
 import { MAX_SHARD_INSTRUMENTS, MAX_SHARDS } from "../lifecycle/machine.ts";
 import { planShards, samePlans, type ShardPlan } from "./shard_plan.ts";
@@ -75,6 +75,11 @@ export interface EndpointOptions {
   readonly clock: Clock;
   readonly log: Logger;
   readonly limits?: Partial<EndpointLimits>;
+  /**
+   * An ltp packet for a quote or full client: `hold` it back (a live upstream: its next tick
+   * comes in the raised mode) or `pass` it on (a recording; the default).
+   */
+  readonly lowerModes?: LowerModes;
 }
 
 /** What `/status` and `/metrics` show of the endpoint. */
@@ -171,6 +176,7 @@ function overLimit(refused: readonly number[], limit: number): string {
 export function createEndpoint(options: EndpointOptions): Endpoint {
   const { clock, log } = options;
   const limits: EndpointLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const lowerModes = { lowerModes: options.lowerModes ?? "pass" } as const;
   const registry = new SubscriptionRegistry({ base: options.base });
   const last = new LastPackets();
   const clients = new Map<ClientId, Client>();
@@ -247,7 +253,7 @@ export function createEndpoint(options: EndpointOptions): Endpoint {
 
   function replay(client: Client, tokens: readonly number[]): void {
     if (tokens.length === 0) return;
-    const message = last.message(tokens, registry.modesOf(client.id));
+    const message = last.message(tokens, registry.modesOf(client.id), lowerModes);
     if (message !== null) send(client, message);
   }
 
@@ -425,7 +431,7 @@ export function createEndpoint(options: EndpointOptions): Endpoint {
       client.view ??= viewKey(modes);
       let cut = cuts.get(client.view);
       if (cut === undefined) {
-        cut = cutMessage(message, index, modes);
+        cut = cutMessage(message, index, modes, lowerModes);
         cuts.set(client.view, cut);
       }
       if (cut !== null) send(client, cut);

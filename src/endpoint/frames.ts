@@ -67,14 +67,16 @@ export function cutLength(length: number, mode: Mode): number {
 }
 
 /**
- * Whether a `length`-byte packet holds all a client in `mode` should get: a packet in a lower
- * mode than the client's (while the upstream's mode is being raised) does not, and is held
- * back rather than sent in the wrong mode.
+ * What to do with an ltp packet for a client in quote or full mode: `hold` it back (a live
+ * upstream whose mode is being raised sends the quote or full one next) or `pass` it on (a
+ * recording has nothing better). A quote packet always goes to a full client: Kite itself
+ * sends one right after a subscribe (its default mode) before the `mode` request lands.
  */
+export type LowerModes = "hold" | "pass";
+
+/** Whether a `length`-byte packet may go to a client in `mode` when lower modes are held. */
 export function servesMode(length: number, mode: Mode): boolean {
-  const index = length === PACKET_LENGTH.index_quote || length === PACKET_LENGTH.index_full;
-  const full = index ? PACKET_LENGTH.index_full : PACKET_LENGTH.full;
-  return cutLength(length, mode) >= cutLength(full, mode);
+  return mode === "ltp" || length > PACKET_LENGTH.ltp;
 }
 
 /** Frames packet bodies as one message: int16 count, then int16 length + body each. */
@@ -95,20 +97,23 @@ export function frameBodies(bodies: readonly Uint8Array[]): Uint8Array<ArrayBuff
 
 /**
  * The message a client holding `modes` (token → mode) gets from `message`: its instruments'
- * packets cut to its modes (a packet too short for the client's mode is left out). `message` itself when that is all of it unchanged (no copy);
+ * packets cut to its modes (an ltp packet for a quote or full client is left out when
+ * `lowerModes` is `hold`; by default it is passed on). `message` itself when that is all of it unchanged (no copy);
  * `null` when nothing in it is the client's.
  */
 export function cutMessage(
   message: Uint8Array,
   index: PacketIndex,
   modes: ReadonlyMap<number, Mode>,
+  options: { lowerModes?: LowerModes } = {},
 ): Uint8Array | null {
-  if (isWhole(message, index, modes)) return message;
+  const hold = options.lowerModes === "hold";
+  if (isWhole(message, index, modes, hold)) return message;
   const bodies: Uint8Array[] = [];
   for (let i = 0; i < index.count; i++) {
     const mode = modes.get(index.tokens[i] as number);
     const length = index.lengths[i] as number;
-    if (mode === undefined || !servesMode(length, mode)) continue;
+    if (mode === undefined || (hold && !servesMode(length, mode))) continue;
     const offset = index.offsets[i] as number;
     bodies.push(message.subarray(offset, offset + cutLength(length, mode)));
   }
@@ -124,6 +129,7 @@ function isWhole(
   message: Uint8Array,
   index: PacketIndex,
   modes: ReadonlyMap<number, Mode>,
+  hold: boolean,
 ): boolean {
   const last = index.count - 1;
   if (last < 0 || message[0] !== index.count >> 8 || message[1] !== (index.count & 0xff)) {
@@ -135,7 +141,8 @@ function isWhole(
   for (let i = 0; i < index.count; i++) {
     const mode = modes.get(index.tokens[i] as number);
     const length = index.lengths[i] as number;
-    if (mode === undefined || cutLength(length, mode) !== length || !servesMode(length, mode)) {
+    if (mode === undefined || cutLength(length, mode) !== length) return false;
+    if (hold && !servesMode(length, mode)) {
       return false;
     }
   }

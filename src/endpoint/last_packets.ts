@@ -6,7 +6,7 @@
  * @module
  */
 import type { Mode } from "../kite/packets.ts";
-import { cutLength, frameBodies, type PacketIndex, servesMode } from "./frames.ts";
+import { cutLength, frameBodies, type LowerModes, type PacketIndex, servesMode } from "./frames.ts";
 
 /** Last packet per instrument token. */
 export class LastPackets {
@@ -37,17 +37,22 @@ export class LastPackets {
   }
 
   /**
-   * A message of the held packets of `tokens`, each cut to its mode in `modes`; packets too
-   * short for the mode wanted are left out (the upstream's next tick will bring them).
+   * A message of the held packets of `tokens`, each cut to its mode in `modes`; with
+   * `lowerModes: "hold"` an ltp packet for a quote or full client is left out (the upstream's
+   * next tick brings the right one).
    * `null` when none is held.
    */
-  message(tokens: Iterable<number>, modes: ReadonlyMap<number, Mode>): Uint8Array | null {
+  message(
+    tokens: Iterable<number>,
+    modes: ReadonlyMap<number, Mode>,
+    options: { lowerModes?: LowerModes } = {},
+  ): Uint8Array | null {
     const bodies: Uint8Array[] = [];
     for (const token of tokens) {
       const packet = this.#packets.get(token);
       const mode = modes.get(token);
       if (packet === undefined || mode === undefined) continue;
-      if (!servesMode(packet.byteLength, mode)) continue;
+      if (options.lowerModes === "hold" && !servesMode(packet.byteLength, mode)) continue;
       bodies.push(packet.subarray(0, cutLength(packet.byteLength, mode)));
     }
     return bodies.length === 0 ? null : frameBodies(bodies);

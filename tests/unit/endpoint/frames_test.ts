@@ -64,24 +64,27 @@ Deno.test("indexPackets() skips what cannot be a packet and stops where the fram
   assert.equal(indexPackets(new Uint8Array(1)).count, 0);
 });
 
-Deno.test("cutMessage() holds back a packet in a lower mode than the client's", () => {
+Deno.test("cutMessage() holds back an ltp packet from a quote or full client, when asked", () => {
   const market = new Market({ now: () => 1_780_000_000_000, random: () => 0.42 });
   const message = encode([market.tick(INFY, "ltp"), market.tick(NIFTY, "quote")]);
   const index = indexPackets(message);
-  assert.equal(cutMessage(message, index, new Map<number, Mode>([[INFY, "quote"]])), null);
-  assert.equal(cutMessage(message, index, new Map<number, Mode>([[NIFTY, "full"]])), null);
+  const hold = { lowerModes: "hold" } as const;
+  assert.equal(cutMessage(message, index, new Map<number, Mode>([[INFY, "quote"]]), hold), null);
+  // A quote packet goes to a full client: Kite sends one after a subscribe, too.
+  const full = new Map<number, Mode>([[INFY, "full"], [NIFTY, "full"]]);
+  assert.deepEqual(ticksIn(cutMessage(message, index, full, hold)), [market.tick(NIFTY, "quote")]);
+  // Passed on as they are by default (a recording has nothing better).
+  assert.deepEqual(ticksIn(cutMessage(message, index, full)), [
+    market.tick(INFY, "ltp"),
+    market.tick(NIFTY, "quote"),
+  ]);
   const ltp = new Map<number, Mode>([[INFY, "ltp"], [NIFTY, "ltp"]]);
-  assert.deepEqual(ticksIn(cutMessage(message, index, ltp)), [
+  assert.deepEqual(ticksIn(cutMessage(message, index, ltp, hold)), [
     market.tick(INFY, "ltp"),
     market.tick(NIFTY, "ltp"),
   ]);
   assert.deepEqual(
-    [
-      servesMode(8, "quote"),
-      servesMode(28, "quote"),
-      servesMode(28, "full"),
-      servesMode(44, "ltp"),
-    ],
-    [false, true, false, true],
+    [servesMode(8, "quote"), servesMode(8, "ltp"), servesMode(28, "full"), servesMode(44, "full")],
+    [false, true, true, true],
   );
 });
