@@ -260,6 +260,8 @@ export interface DaemonChildOptions {
   readonly instruments: readonly number[];
   /** `--listen`; default `127.0.0.1:0`. */
   readonly listen?: string;
+  /** More `.env` lines, e.g. `KITEKEEPER_JOURNAL_DIR=…`. */
+  readonly extraEnv?: readonly string[];
   /** Where to write a V8 CPU profile of the daemon (`deno run --cpu-prof`); none by default. */
   readonly profileDir?: string;
 }
@@ -283,6 +285,7 @@ export async function startDaemonChild(
     `KITEKEEPER_INSTRUMENTS=${options.instruments.join(",")}`,
     "KITEKEEPER_MODE=full",
     `KITE_ACCESS_TOKEN=${options.accessToken}`,
+    ...(options.extraEnv ?? []),
   ];
   await Deno.writeTextFile(envFile, lines.map((line) => `${line}\n`).join(""), { mode: 0o600 });
   await Deno.chmod(envFile, 0o600);

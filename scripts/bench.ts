@@ -1,11 +1,11 @@
 /**
  * The benchmarks, in one go, against the simulator: recovery from a token rotation, tick
- * decoding, fan-out to `/stream` clients, the Kite-compatible `/ws` endpoint, the idle daemon, `/status` under load, and the simulator itself at Kite's limits. Each
+ * decoding, fan-out to `/stream` clients, the Kite-compatible `/ws` endpoint, the idle daemon, `/status` under load, the simulator itself at Kite's limits, and the journal (its cost, replay and export). Each
  * figure is printed beside a baseline measured in the same run, with the ratio and the goal
  * it answers to; everything goes to `bench/results.json` too.
  *
  * ```sh
- * deno task bench [--quick] [--only recovery,decode,fanout,endpoint,idle,status,simulator] [--out PATH] [--profile DIR]
+ * deno task bench [--quick] [--only recovery,decode,fanout,endpoint,idle,status,simulator,journal] [--out PATH] [--profile DIR]
  * # that is: deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env \
  * #   --allow-run=deno,cat scripts/bench.ts …
  * ```
@@ -29,6 +29,7 @@ import { benchEndpoint } from "./bench_endpoint.ts";
 import { benchSimulator } from "./bench_simulator.ts";
 import { benchFanout } from "./bench_fanout.ts";
 import { benchIdle } from "./bench_idle.ts";
+import { benchJournal } from "./bench_journal.ts";
 import { benchRecovery } from "./bench_recovery.ts";
 import { benchStatus } from "./bench_status.ts";
 
@@ -40,7 +41,8 @@ export type BenchName =
   | "endpoint"
   | "idle"
   | "status"
-  | "simulator";
+  | "simulator"
+  | "journal";
 
 /** What `bench/results.json` holds. */
 export interface BenchResults {
@@ -79,6 +81,7 @@ const NAMES: readonly BenchName[] = [
   "idle",
   "status",
   "simulator",
+  "journal",
 ];
 const DEFAULT_OUT = new URL("../bench/results.json", import.meta.url).pathname;
 
@@ -157,6 +160,13 @@ async function run(
     case "simulator":
       return await benchSimulator({
         ...(quick ? { perSocket: 50, windowMs: 1500, warmupMs: 500 } : {}),
+        ...profile,
+        log,
+      });
+    case "journal":
+      return await benchJournal({
+        // Enough instruments that the daemon's CPU over the window shows in /proc's 10 ms steps.
+        ...(quick ? { instruments: 1000, windowMs: 3000, warmupMs: 500 } : {}),
         ...profile,
         log,
       });

@@ -17,6 +17,9 @@ export function journalView(status: JournalStatus): JournalView {
     problem: status.problem,
     records_total: status.records_total,
     bytes_total: status.bytes_total,
+    record_bytes_total: status.record_bytes_total,
+    writes_total: status.writes_total,
+    fsyncs_total: status.fsyncs_total,
     dropped_total: status.dropped_total,
   };
 }

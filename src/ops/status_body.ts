@@ -60,7 +60,13 @@ export interface JournalView {
   readonly file: string | null;
   readonly problem: string | null;
   readonly records_total: number;
+  /** Bytes appended to files, after compression. */
   readonly bytes_total: number;
+  /** Bytes of the records before framing and compression. */
+  readonly record_bytes_total: number;
+  /** `write` calls and `fdatasync` calls made. */
+  readonly writes_total: number;
+  readonly fsyncs_total: number;
   readonly dropped_total: number;
 }
 

@@ -239,6 +239,8 @@ Deno.test("replay of a torn journal serves every whole block and says where it s
     );
     await client.opened();
     client.send({ a: "subscribe", v: [256265, 408065] });
+    // The journal holds ltp packets: a client in quote mode (the default) would get none.
+    client.send({ a: "mode", v: ["ltp", [256265, 408065]] });
     await within(replay.stderr.until(/^replay finished: 4 messages/), "the end of the replay");
     assert.ok(
       replay.stderr.seen.some((line) =>
