@@ -32,6 +32,9 @@ const FLAGS = {
   "env-file": { type: "string" },
 } as const;
 
+/** Quiet time after a client's last request before playing starts. */
+const SETTLE_MS = 250;
+
 function speedFlag(text: string): ReplaySpeed {
   if (text === "max") return "max";
   const speed = Number(text);
@@ -111,6 +114,13 @@ export async function replayCommand(args: readonly string[]): Promise<number> {
   const log = consoleLogger();
   const lifecycle = replayLifecycle(Date.now());
   const started = Promise.withResolvers<void>();
+  // Playing starts once the first client's requests have settled: a Kite client sends
+  // `subscribe`, then `mode`, and each may come as its own change of plan.
+  let settling: ReturnType<typeof setTimeout> | undefined;
+  function planChanged(): void {
+    clearTimeout(settling);
+    settling = setTimeout(() => started.resolve(), SETTLE_MS);
+  }
   const endpoint = createEndpoint({
     credentials: credentialCheck({
       apiKey: credentials.config.apiKey,
@@ -118,7 +128,7 @@ export async function replayCommand(args: readonly string[]): Promise<number> {
       currentToken: () => credentials.token,
     }),
     base: new Map(),
-    onPlan: () => started.resolve(),
+    onPlan: planChanged,
     lifecycle,
     clock: systemClock(),
     log,
@@ -144,6 +154,7 @@ export async function replayCommand(args: readonly string[]): Promise<number> {
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   const handlers = signals.map((signal) => {
     const handler = () => {
+      clearTimeout(settling);
       stop.abort();
       started.resolve();
       stopped.resolve(signal);
