@@ -594,8 +594,14 @@ function retry(s: Snapshot, shard: Shard, error: LastError, step: Step): Transit
 }
 
 function loadToken(s: Snapshot, e: On<"TokenLoaded">, step: Step): Transition {
-  // The file holds the current token again: whatever made it unusable is over.
-  if (s.token?.token === e.token) return done(s.invalidToken ? { ...s, invalidToken: null } : s);
+  if (s.token?.token === e.token) {
+    // The file holds the current token again: whatever made it unusable is over.
+    const clean = s.invalidToken ? { ...s, invalidToken: null } : s;
+    // A login's own write can be read back before the login hands its token over: the
+    // callback still names where the token came from. Nothing reopens.
+    if (e.source !== "callback" || s.token.source === "callback") return done(clean);
+    return done({ ...clean, token: { ...s.token, source: "callback" } });
+  }
   if (s.rejected.includes(e.fingerprint)) {
     return done(
       s,

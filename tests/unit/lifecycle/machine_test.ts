@@ -349,11 +349,17 @@ Deno.test("a new token opens gen+1, probes it, and replays subscriptions once th
 
 Deno.test("transition() does nothing at all for the token it already has", () => {
   const { live } = fixtures();
-  for (const source of ["file", "callback", "signal", "startup"] as const) {
+  for (const source of ["file", "signal", "startup"] as const) {
     const again = step(live!, { type: "TokenLoaded", ...A, source }, 10);
     assert.equal(again.snapshot, live!.snapshot);
     assert.deepEqual(again.effects, []);
   }
+  // A login's write read back before the login's own hand-over: only the source moves.
+  const fromLogin = step(live!, { type: "TokenLoaded", ...A, source: "callback" }, 10);
+  assert.deepEqual(fromLogin.effects, []);
+  assert.equal(fromLogin.snapshot.token?.source, "callback");
+  assert.equal(fromLogin.snapshot.state, live!.snapshot.state);
+  assert.equal(fromLogin.snapshot.shards, live!.snapshot.shards);
 });
 
 Deno.test("network failures back off with growing full-jitter ceilings, reset once Live", () => {
