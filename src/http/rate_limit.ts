@@ -19,9 +19,10 @@ export interface RateLimitOptions {
   readonly now?: () => number;
 }
 
-function peerOf(env: unknown): string {
+/** The remote address; none for a request made in-process (`app.request()`), not limited. */
+function peerOf(env: unknown): string | undefined {
   const addr = (env as { remoteAddr?: { hostname?: unknown } } | undefined)?.remoteAddr;
-  return typeof addr?.hostname === "string" ? addr.hostname : "unknown";
+  return typeof addr?.hostname === "string" ? addr.hostname : undefined;
 }
 
 /** Limits each peer to `burst` requests at once, refilled at `perSecond`. */
@@ -35,6 +36,10 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
 
   return async function rateLimit(c, next) {
     const peer = peerOf(c.env);
+    if (peer === undefined) {
+      await next();
+      return undefined;
+    }
     const at = now();
     const bucket = buckets.get(peer) ?? { tokens: burst, at };
     buckets.delete(peer);

@@ -54,6 +54,12 @@ function bytesToBinary(bytes: Uint8Array): string {
   return text;
 }
 
+/** Bytes decoded as readers decode them: UTF-8, a stray byte replaced, a BOM kept. */
+function decodeAsRead(bytes: Uint8Array): string {
+  // Not fatal: a stray byte elsewhere must not hide the token.
+  return new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
+}
+
 /** The inverse of {@linkcode bytesToBinary}. */
 function binaryToBytes(text: string): Uint8Array {
   const bytes = new Uint8Array(text.length);
@@ -110,15 +116,14 @@ function appendAssignment(text: string, key: string, token: string): string {
   return `${text}${eol}${key}=${token}`;
 }
 
-/** True when `after` parses to `before` with only `key` set to `token`. */
+/** True when the values `actual` are `before` with only `key` set to `token`. */
 function changesOnly(
   before: Record<string, string>,
-  after: string,
+  actual: Record<string, string>,
   key: string,
   token: string,
 ): boolean {
   const expected: Record<string, string> = { ...before, [key]: token };
-  const actual = parseEnv(after);
   const keys = new Set([...Object.keys(expected), ...Object.keys(actual)]);
   for (const name of keys) {
     if (expected[name] !== actual[name]) return false;
@@ -171,8 +176,7 @@ export async function readEnvFile(
   });
   if (read.kind === "missing") return read;
   if (read.kind === "refused") return { kind: "unreadable", detail: read.detail };
-  // Not fatal: a stray byte elsewhere must not hide the token.
-  const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(read.bytes);
+  const text = decodeAsRead(read.bytes);
   return { kind: "ok", values: Object.freeze(parseEnv(text)), text, links: read.links };
 }
 
@@ -220,22 +224,25 @@ export async function writeToken(
     throw new Error(`Failed to write .env: ${detail}`, { cause: error });
   }
   // Edited one char per byte (the token as its UTF-8 bytes): the syntax is ASCII, and every
-  // other byte (a Latin-1 comment, say) goes back exactly as it came.
+  // other byte (a Latin-1 comment, say) goes back exactly as it came. Checked as readers see
+  // the file (UTF-8, a stray byte replaced), where a non-ASCII byte can be whitespace.
   const whole = bytesToBinary(bytes);
   const bom = whole.startsWith(BINARY_BOM) ? BINARY_BOM : "";
   const text = whole.slice(bom.length);
   const value = bytesToBinary(new TextEncoder().encode(token));
-  const before = parseEnv(text);
+  const asRead = (binary: string) => parseEnv(decodeAsRead(binaryToBytes(binary)));
+  const before = asRead(text);
   const key = options.key ?? tokenKeyIn(before);
-  if (before[key] === value) return "unchanged";
+  if (before[key] === token) return "unchanged";
+  const changesOnlyToken = (next: string) => changesOnly(before, asRead(next), key, token);
 
   let next = replaceLastAssignment(text, key, value);
   // A line that only looks like an assignment (inside a multi-line value, say) must not be
   // edited: appending a later assignment is always right, because the last one wins.
-  if (next === null || !changesOnly(before, next, key, value)) {
+  if (next === null || !changesOnlyToken(next)) {
     next = appendAssignment(text, key, value);
   }
-  if (!changesOnly(before, next, key, value)) {
+  if (!changesOnlyToken(next)) {
     throw new Error(`Failed to write .env: cannot express ${key} in this file`);
   }
 
