@@ -198,14 +198,19 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       currentToken: () => actor.snapshot().token?.token ?? null,
     }),
     base: new Map(config.instruments.map((token) => [token, config.mode])),
-    onPlan: (plan) => actor.send({ type: "PlanChanged", plan }),
+    onPlan(plan) {
+      // In a cluster the holder subscribes what every node's programs want.
+      if (cluster === null) actor.send({ type: "PlanChanged", plan });
+      else cluster.plan(plan);
+    },
     lifecycle: actor,
     clock,
     log,
     limits: { maxClients: config.maxClients },
     lowerModes: "hold", // Kite's live feed: the raised mode's tick follows at once.
   }));
-  upstreamPlan = () => endpoint.plan();
+  // What the lifecycle subscribes: the endpoint's plan, or in a cluster every node's wants.
+  upstreamPlan = () => actor.snapshot().shards.map((shard) => ({ instruments: shard.plan }));
   const quiet = config.noTicksWarnMs === null ? null : stack.use(
     watchQuietFeed(() => feedObservation(actor.snapshot(), feed.snapshot()), {
       clock,

@@ -16,12 +16,14 @@ export interface ClusterKeys {
   readonly token: string;
   /** The tick stream (`XADD … MAXLEN ~`). */
   readonly ticks: string;
-  /** A hash: instrument token → the last tick's stream fields, as JSON. */
+  /** A hash: instrument token → the last tick's stream fields, joined by `\x1f`. */
   readonly last: string;
   /** Pub/sub channel: state changes, gaps, token and subscription notices (JSON). */
   readonly events: string;
   /** The holder's latest feed state (JSON), for standbys' `/status`. */
   readonly state: string;
+  /** A hash: node → the instruments its local programs want (JSON), for the holder. */
+  readonly wants: string;
   /** Prefix of the login-state nonces: issued on one node, consumable once on any. */
   readonly loginNonce: string;
 }
@@ -47,6 +49,7 @@ export function clusterKeys(name: string): ClusterKeys {
     last: `${prefix}last`,
     events: `${prefix}events`,
     state: `${prefix}state`,
+    wants: `${prefix}wants`,
     loginNonce: `${prefix}login:`,
   });
 }

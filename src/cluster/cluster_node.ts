@@ -11,7 +11,16 @@ import { type Config, ConfigError } from "../config.ts";
 import type { Gap } from "../feed/gap_tracker.ts";
 import type { Tick } from "../kite/packets.ts";
 import type { Actor, SocketPort } from "../lifecycle/actor.ts";
-import type { Event, Snapshot, StateName } from "../lifecycle/machine.ts";
+import type { Event, ShardPlan, Snapshot, StateName } from "../lifecycle/machine.ts";
+import type { Mode } from "../kite/packets.ts";
+import { planShards, samePlans } from "../endpoint/shard_plan.ts";
+import {
+  formatWants,
+  type NodeWants,
+  parseWants,
+  unionWanted,
+  wantedOf,
+} from "./wanted_instruments.ts";
 import type { Logger } from "../log.ts";
 import type { ClusterStatus, StatusBody } from "../ops/status_body.ts";
 import { writeToken } from "../token/env_file.ts";
@@ -57,6 +66,11 @@ export interface ClusterNode extends AsyncDisposable {
   readonly loginStates: LoginStates;
   /** Starts following the token and announcing the feed; call once, before `.env` is read. */
   attach(attachment: ClusterAttachment): Promise<void>;
+  /**
+   * The local endpoint's plan: shared with the holder through Redis; the holder subscribes
+   * every node's wants. Use it instead of sending `PlanChanged` to the lifecycle.
+   */
+  plan(plan: readonly ShardPlan[]): void;
   /** Upstream ticks: onto the bus while holding. */
   publishTicks(ticks: readonly Tick[], at: number): void;
   /** A gap in the feed, announced on the events channel while holding. */
@@ -68,6 +82,8 @@ export interface ClusterNode extends AsyncDisposable {
 /** How often a holder re-announces its state, and how long the announcement lasts. */
 const ANNOUNCE_EVERY_MS = 2_000;
 const ANNOUNCEMENT_TTL_MS = 3 * ANNOUNCE_EVERY_MS;
+/** A node's wants not refreshed for this long are a gone node's. */
+const WANTS_STALE_MS = 5 * ANNOUNCE_EVERY_MS;
 /** How long a login state lasts (as `createLoginStates`'s default). */
 const LOGIN_STATE_TTL_MS = 10 * 60_000;
 
@@ -121,10 +137,63 @@ export async function startClusterNode(
   let holding = false;
   let received = 0;
   let announced: StateNotice | null = null;
+  // When this node last heard the holder's state (local clock): old news is no news.
+  let heardAt = 0;
   let shared: SharedToken | undefined;
   let reader: TickBusReader | undefined;
   let announceTimer: TimerId | undefined;
   let unsubscribe = () => {};
+  // The lifecycle starts on the configured instruments, on shard 0.
+  const base = new Map<number, Mode>(config.instruments.map((token) => [token, config.mode]));
+  let localWanted: ReadonlyMap<number, Mode> = base;
+  let sentPlan: readonly ShardPlan[] = [{ instruments: base }];
+  let remoteWants = new Map<string, NodeWants>();
+
+  /** Sends the lifecycle the plan: the union of every node's wants while holding. */
+  function applyPlan(): void {
+    const now = clock.now();
+    const fresh = [...remoteWants.values()]
+      .filter((entry) => now - entry.at < WANTS_STALE_MS)
+      .map((entry) => entry.wants);
+    const wanted = holding ? unionWanted([localWanted, ...fresh]) : localWanted;
+    let next: ShardPlan[];
+    try {
+      next = planShards(sentPlan, wanted);
+    } catch (error: unknown) {
+      log("warn", `Serving this node's instruments only: ${describe(error)}`);
+      next = planShards(sentPlan, localWanted);
+    }
+    if (samePlans(sentPlan, next)) return;
+    sentPlan = next;
+    options.send({ type: "PlanChanged", plan: next });
+  }
+
+  async function shareWants(): Promise<void> {
+    try {
+      await link.send(["HSET", keys.wants, node, formatWants(localWanted, clock.now())]);
+      await link.send(["PUBLISH", keys.events, JSON.stringify({ type: "wants", node })]);
+    } catch {
+      // Out of reach: shared again with the next refresh.
+    }
+  }
+
+  async function readWants(): Promise<void> {
+    if (!holding) return;
+    try {
+      const flat = await link.send(["HGETALL", keys.wants]);
+      const next = new Map<string, NodeWants>();
+      if (Array.isArray(flat)) {
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const entry = parseWants(String(flat[i + 1]));
+          if (entry !== null && flat[i] !== node) next.set(String(flat[i]), entry);
+        }
+      }
+      remoteWants = next;
+      applyPlan();
+    } catch {
+      // Out of reach: the plan stays as it is.
+    }
+  }
 
   function announceState(): void {
     if (!holding || attachment === undefined) return;
@@ -145,6 +214,8 @@ export async function startClusterNode(
   function tickAnnouncements(): void {
     announceTimer = clock.setTimeout(() => {
       announceState();
+      void shareWants();
+      void readWants();
       tickAnnouncements();
     }, ANNOUNCE_EVERY_MS);
   }
@@ -164,9 +235,11 @@ export async function startClusterNode(
         );
         gate.hold();
         announceState();
+        void readWants();
       } else {
         holding = false;
         gate.standBy();
+        applyPlan();
         log("warn", `Standing by in cluster ${name}: this node holds no upstream socket`);
       }
     },
@@ -177,6 +250,7 @@ export async function startClusterNode(
     try {
       const text = await link.send(["GET", keys.state]);
       announced = typeof text === "string" ? JSON.parse(text) as StateNotice : null;
+      heardAt = clock.now();
     } catch {
       // Out of reach: the status says so through the link's problem.
     }
@@ -273,12 +347,21 @@ export async function startClusterNode(
         keys,
         onTicks: onBusTicks,
         onEvent(event) {
-          if (event.type === "state" && !holding) announced = event;
+          if (event.type === "state" && !holding) {
+            announced = event;
+            heardAt = clock.now();
+          }
+          if (event.type === "wants" && event.node !== node) void readWants();
         },
       });
       await readAnnouncement();
       tickAnnouncements();
       pollAnnouncement();
+    },
+    plan(plan) {
+      localWanted = wantedOf(plan);
+      void shareWants();
+      applyPlan();
     },
     publishTicks(ticks, at) {
       if (holding) bus.publish(ticks, at);
@@ -298,12 +381,15 @@ export async function startClusterNode(
     decorate(body) {
       const cluster = clusterStatus();
       if (holding) return { ...body, role: "holder", cluster };
-      const notice = announced;
+      const silentMs = clock.now() - heardAt;
+      const notice = silentMs > ANNOUNCEMENT_TTL_MS ? null : announced;
       const view = notice === null
         ? {
           state: "Disconnected" as StateName,
           since: new Date(clock.now()).toISOString(),
-          reason: "standby: no holder has announced a feed through Redis",
+          reason: cluster.redis.problem === null
+            ? "standby: no holder has announced a feed through Redis"
+            : `standby: no word from a holder (${cluster.redis.problem})`,
         }
         : {
           state: notice.state as StateName,
@@ -317,6 +403,7 @@ export async function startClusterNode(
       if (announceTimer !== undefined) clock.clearTimeout(announceTimer);
       if (pollTimer !== undefined) clock.clearTimeout(pollTimer);
       shared?.stop();
+      await link.send(["HDEL", keys.wants, node]).catch(() => {});
       await reader?.stop();
       await bus.close();
       await keeper.stop(); // Reports close (the gate closes upstream), then releases.

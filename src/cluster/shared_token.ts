@@ -78,9 +78,15 @@ export async function shareToken(
   let stopped = false;
   let timer: TimerId | undefined;
   let unreadableLogged = false;
+  // What this node published last: put back if Redis comes back without it (a restart).
+  let mine: { token: string; expiresAt: number; print: string } | null = null;
 
   async function refresh(): Promise<void> {
     const sealed = await link.send(["GET", keys.token]);
+    if (sealed === null && mine !== null && mine.expiresAt > clock.now()) {
+      await put(mine.token, { expiresAt: mine.expiresAt, print: mine.print });
+      return;
+    }
     if (typeof sealed !== "string") return;
     const token = await openToken(sealed, seal);
     if (token === null) {
@@ -94,8 +100,24 @@ export async function shareToken(
     const print = fingerprint(token);
     if (print === known || stopped) return;
     known = print;
+    mine = null; // Another node's is newer than ours.
     log("info", `Cluster token ${print} taken from Redis`);
     options.onToken(token, print);
+  }
+
+  /** Seals `token` into Redis until `expiresAt` and announces its fingerprint. */
+  async function put(
+    token: string,
+    put: { expiresAt: number; print: string },
+  ): Promise<void> {
+    const ttlMs = Math.ceil(put.expiresAt - clock.now());
+    if (ttlMs <= 0) return;
+    const sealed = await sealToken(token, seal);
+    await link.send(["SET", keys.token, sealed, "PX", String(ttlMs)]);
+    known = put.print;
+    mine = { token, expiresAt: put.expiresAt, print: put.print };
+    const notice: TokenNotice = { type: "token", node: options.node, fingerprint: put.print };
+    await link.send(["PUBLISH", keys.events, JSON.stringify(notice)]);
   }
 
   function poll(): void {
@@ -123,13 +145,8 @@ export async function shareToken(
     async publish(token, publishOptions) {
       const print = fingerprint(token);
       if (print === known) return "unchanged";
-      const ttlMs = publishOptions.expiresAt - clock.now();
-      if (ttlMs <= 0) return "expired";
-      const sealed = await sealToken(token, seal);
-      await link.send(["SET", keys.token, sealed, "PX", String(Math.ceil(ttlMs))]);
-      known = print;
-      const notice: TokenNotice = { type: "token", node: options.node, fingerprint: print };
-      await link.send(["PUBLISH", keys.events, JSON.stringify(notice)]);
+      if (publishOptions.expiresAt <= clock.now()) return "expired";
+      await put(token, { expiresAt: publishOptions.expiresAt, print });
       log("info", `Cluster token ${print} published to Redis`);
       return "published";
     },

@@ -9,7 +9,7 @@ import type { Tick } from "../kite/packets.ts";
 import type { ClusterKeys } from "./cluster_keys.ts";
 import type { RedisLink, RedisReply } from "./redis_link.ts";
 import type { BusEvent } from "./tick_bus.ts";
-import { fieldRecord, tickFromFields, type TickOrigin } from "./tick_fields.ts";
+import { fieldRecord, splitFields, tickFromFields, type TickOrigin } from "./tick_fields.ts";
 
 /** A tick read from the bus, with its origin. */
 export interface BusTick {
@@ -53,7 +53,8 @@ function entriesOf(reply: RedisReply): { id: string; fields: string[] }[] {
 function parseEvent(message: string): BusEvent | null {
   try {
     const value = JSON.parse(message) as { type?: unknown };
-    return value.type === "state" || value.type === "gap" ? value as BusEvent : null;
+    const known = value.type === "state" || value.type === "gap" || value.type === "wants";
+    return known ? value as BusEvent : null;
   } catch {
     return null;
   }
@@ -93,13 +94,7 @@ export async function followTickBus(
     const last = await link.send(["HGETALL", keys.last]);
     if (Array.isArray(last)) {
       const records: Record<string, string>[] = [];
-      for (let i = 1; i < last.length; i += 2) {
-        try {
-          records.push(JSON.parse(String(last[i])));
-        } catch {
-          skipped++;
-        }
-      }
+      for (let i = 1; i < last.length; i += 2) records.push(splitFields(String(last[i])));
       handOn(records);
     }
   } catch {

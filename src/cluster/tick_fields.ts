@@ -13,6 +13,9 @@
  * | ts | index and quote, full mode | exchange timestamp (s) |
  * | depth | quote, full mode | JSON `{"buy":[[qty,price,orders]×5],"sell":[…]}` |
  *
+ * The hash `…:last` holds, per instrument token, the same fields as one text joined by the
+ * unit separator ({@linkcode joinFields}).
+ *
  * @module
  */
 import type { Depth, DepthLevel, Tick } from "../kite/packets.ts";
@@ -63,6 +66,22 @@ export function tickFields(tick: Tick, origin: TickOrigin): string[] {
   fields.push("oi_high", String(tick.oi_day_high), "oi_low", String(tick.oi_day_low));
   fields.push("ts", String(tick.exchange_timestamp), "depth", depthText(tick.depth));
   return fields;
+}
+
+/**
+ * What separates fields and values in one text (the `…:last` hash's values, the bus's
+ * script arguments): the ASCII unit separator, which no field or value holds.
+ */
+export const FIELD_SEPARATOR = "\x1f";
+
+/** A tick's fields as one text: `token\x1f408065\x1fkind\x1fquote…`. */
+export function joinFields(fields: readonly string[]): string {
+  return fields.join(FIELD_SEPARATOR);
+}
+
+/** One text of {@linkcode joinFields} back as a record. */
+export function splitFields(text: string): Record<string, string> {
+  return fieldRecord(text.split(FIELD_SEPARATOR));
 }
 
 /** A stream entry's fields as a record: from `[f, v, f, v, …]`. */

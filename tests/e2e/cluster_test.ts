@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { type Simulator, startSimulator } from "../../src/simulator/simulator.ts";
 import type { StatusBody } from "../../src/ops/status_body.ts";
+import { decode } from "../../src/kite/packets.ts";
 import { envText, KITE } from "../../src/testing/daemon_harness.ts";
 import { freePort } from "../../src/testing/simulator_env.ts";
 import { driveLogin } from "../../src/testing/login_driver.ts";
@@ -85,6 +86,16 @@ async function startNode(
   };
 }
 
+/** A simulator whose login callback goes nowhere (these tests bring their own tokens). */
+function clusterSimulator(): Promise<Simulator> {
+  return startSimulator({
+    ...KITE,
+    redirectUrl: "http://127.0.0.1:9/cb",
+    heartbeatMs: 100,
+    tickMs: 40,
+  });
+}
+
 /** Samples the simulator's open sockets until stopped; fails on more than `max`. */
 function watchSockets(sim: Simulator, max: number): { stop(): number[] } {
   const over: number[] = [];
@@ -114,11 +125,7 @@ Deno.test({
   ),
   async fn() {
     await using redis = await startRedisServer();
-    await using sim = await startSimulator({
-      ...KITE,
-      redirectUrl: "http://127.0.0.1:9/cb",
-      heartbeatMs: 100,
-    });
+    await using sim = await clusterSimulator();
     const dir = await Deno.makeTempDir({ prefix: "kitekeeper_cluster_" });
     const nodes: Node[] = [];
     const sockets = watchSockets(sim, 1);
@@ -226,11 +233,7 @@ Deno.test({
   ),
   async fn() {
     await using redis = await startRedisServer();
-    await using sim = await startSimulator({
-      ...KITE,
-      redirectUrl: "http://127.0.0.1:9/cb",
-      heartbeatMs: 100,
-    });
+    await using sim = await clusterSimulator();
     const dir = await Deno.makeTempDir({ prefix: "kitekeeper_cluster_" });
     const nodes: Node[] = [];
     const sockets = watchSockets(sim, 1);
@@ -257,6 +260,51 @@ Deno.test({
       assert.deepEqual(sockets.stop(), [], "never more than one upstream socket");
     } finally {
       sockets.stop();
+      for (const node of nodes) await node.kill();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  ...needsRedis("cluster: a program on a standby's /ws gets an instrument only it asked for"),
+  async fn() {
+    await using redis = await startRedisServer();
+    await using sim = await clusterSimulator();
+    const dir = await Deno.makeTempDir({ prefix: "kitekeeper_cluster_" });
+    const nodes: Node[] = [];
+    let socket: WebSocket | undefined;
+    try {
+      const token = sim.issueAccessToken();
+      const a = await startNode(dir, clusterEnv(sim, redis, token));
+      nodes.push(a);
+      await eventually("a holds", async () => (await role(a)) === "holder");
+      const b = await startNode(dir, clusterEnv(sim, redis, token));
+      nodes.push(b);
+      await eventually("b is a standby at 200", async () => (await b.status()).code === 200);
+      const RELIANCE = 738561; // Not in KITEKEEPER_INSTRUMENTS.
+      const got = Promise.withResolvers<void>();
+      socket = new WebSocket(
+        `${b.url.replace("http", "ws")}/ws?api_key=${KITE.apiKey}&access_token=${token}`,
+      );
+      socket.binaryType = "arraybuffer";
+      socket.onopen = () => socket!.send(JSON.stringify({ a: "subscribe", v: [RELIANCE] }));
+      socket.onmessage = (event) => {
+        if (typeof event.data === "string") return;
+        const decoded = decode(new Uint8Array(event.data));
+        if (
+          decoded.kind === "ticks" &&
+          decoded.ticks.some((tick) => tick.instrument_token === RELIANCE)
+        ) {
+          got.resolve();
+        }
+      };
+      const guard = setTimeout(() => got.reject(new Error("No RELIANCE tick within 10 s")), 10_000);
+      await got.promise.finally(() => clearTimeout(guard));
+      assert.ok(String(RELIANCE) in sim.stats().subscriptions, "the holder subscribed it upstream");
+      assert.equal(sim.stats().sockets_open, 1);
+    } finally {
+      socket?.close();
       for (const node of nodes) await node.kill();
       await Deno.remove(dir, { recursive: true });
     }

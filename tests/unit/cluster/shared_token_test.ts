@@ -4,7 +4,7 @@ import { clusterKeys } from "../../../src/cluster/cluster_keys.ts";
 import { connectRedis, type RedisLink } from "../../../src/cluster/redis_link.ts";
 import { deriveClusterSecrets } from "../../../src/cluster/secret_keys.ts";
 import { type SharedToken, shareToken } from "../../../src/cluster/shared_token.ts";
-import { sealToken } from "../../../src/cluster/token_seal.ts";
+import { openToken, sealToken } from "../../../src/cluster/token_seal.ts";
 import { type RedisServer, startRedisServer } from "../../../src/testing/redis_server.ts";
 import { fingerprint } from "../../../src/token/fingerprint.ts";
 import { writeToken } from "../../../src/token/env_file.ts";
@@ -147,6 +147,43 @@ Deno.test({
       await eventually("a polled it", () => a.handed.includes(TOKEN_B));
     } finally {
       await closeAll(nodes);
+    }
+  },
+});
+
+Deno.test({
+  ...needsRedis("shareToken() puts its token back into a Redis that restarted empty"),
+  async fn() {
+    await using server = await startRedisServer();
+    const link = await connectRedis(server.url, { reconnectCapMs: 100 });
+    const { tokenKey } = await deriveClusterSecrets(SECRET, "c");
+    const shared = await shareToken(link, {
+      keys,
+      tokenKey,
+      node: "a",
+      clock: systemClock(),
+      log() {},
+      onToken() {},
+      pollMs: 100,
+    });
+    try {
+      await shared.publish(TOKEN_A, { expiresAt: Date.now() + 60_000 });
+      await server.stop();
+      await server.start();
+      const reader = await connectRedis(server.url);
+      try {
+        await eventually(
+          "the token back",
+          async () => (await reader.send(["EXISTS", keys.token])) === 1,
+        );
+        const sealed = String(await reader.send(["GET", keys.token]));
+        assert.equal(await openToken(sealed, { key: tokenKey, keyName: keys.token }), TOKEN_A);
+      } finally {
+        await reader.close();
+      }
+    } finally {
+      shared.stop();
+      await link.close();
     }
   },
 });
