@@ -110,6 +110,8 @@ export interface DenoChild extends AsyncDisposable {
   readonly exited: Promise<number>;
   /** SIGTERM, then SIGKILL after 3 s; resolves once it has exited. */
   close(): Promise<void>;
+  /** Sends `signal` now (e.g. SIGKILL: a crash); an exited child is ignored. */
+  kill(signal: Deno.Signal): void;
 }
 
 /** The environment a child gets: only what `deno` needs to find its cache, nothing of ours. */
@@ -182,6 +184,13 @@ export function spawnDeno(
     endInput,
     exited,
     close,
+    kill(signal) {
+      try {
+        process.kill(signal);
+      } catch {
+        // Already exited.
+      }
+    },
     [Symbol.asyncDispose]: close,
   };
 }

@@ -1,13 +1,14 @@
 /**
  * The benchmarks, in one go, against the simulator: recovery from a token rotation, tick
- * decoding, fan-out to `/stream` clients, the Kite-compatible `/ws` endpoint, the idle daemon, `/status` under load, the simulator itself at Kite's limits, and the journal (its cost, replay and export). Each
+ * decoding, fan-out to `/stream` clients, the Kite-compatible `/ws` endpoint, the idle daemon, `/status` under load, the simulator itself at Kite's limits, the journal (its cost, replay and export), and two nodes with
+ * one Redis (takeover, tick bus, holder CPU). Each
  * figure is printed beside a baseline measured in the same run, with the ratio and the goal
  * it answers to; everything goes to `bench/results.json` too.
  *
  * ```sh
- * deno task bench [--quick] [--only recovery,decode,fanout,endpoint,idle,status,simulator,journal] [--out PATH] [--profile DIR]
+ * deno task bench [--quick] [--only recovery,decode,fanout,endpoint,idle,status,simulator,journal,cluster] [--out PATH] [--profile DIR]
  * # that is: deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env \
- * #   --allow-run=deno,cat scripts/bench.ts …
+ * #   --allow-run=deno,cat,/usr/bin/redis-server scripts/bench.ts …
  * ```
  *
  * `--quick` runs every benchmark with tiny sizes, in seconds: figures that keep the
@@ -32,6 +33,7 @@ import { benchIdle } from "./bench_idle.ts";
 import { benchJournal } from "./bench_journal.ts";
 import { benchRecovery } from "./bench_recovery.ts";
 import { benchStatus } from "./bench_status.ts";
+import { benchCluster } from "./bench_cluster.ts";
 
 /** A benchmark's name on the command line and in the results. */
 export type BenchName =
@@ -42,7 +44,8 @@ export type BenchName =
   | "idle"
   | "status"
   | "simulator"
-  | "journal";
+  | "journal"
+  | "cluster";
 
 /** What `bench/results.json` holds. */
 export interface BenchResults {
@@ -82,6 +85,7 @@ const NAMES: readonly BenchName[] = [
   "status",
   "simulator",
   "journal",
+  "cluster",
 ];
 const DEFAULT_OUT = new URL("../bench/results.json", import.meta.url).pathname;
 
@@ -167,6 +171,13 @@ async function run(
       return await benchJournal({
         // Enough instruments that the daemon's CPU over the window shows in /proc's 10 ms steps.
         ...(quick ? { instruments: 1000, windowMs: 3000, warmupMs: 500 } : {}),
+        ...profile,
+        log,
+      });
+    case "cluster":
+      // Quick, yet long enough for /proc's 10 ms CPU steps to see the daemon without the bus.
+      return await benchCluster({
+        ...(quick ? { runs: 2, instruments: 500, windowMs: 3000, warmupMs: 500 } : {}),
         ...profile,
         log,
       });
