@@ -146,6 +146,18 @@ export function formatStatus(body: StatusBody, now: number): string {
     const shards = upstream.map((shard) => `${shard.shard} ${shard.state} (${shard.instruments})`);
     lines.push(`  sockets: ${shards.join(", ")}`);
   }
+  const gaps = feed.gaps_today as StatusBody["feed"]["gaps_today"] | undefined;
+  if (gaps && gaps.count > 0) {
+    const latest = gaps.last.at(-1);
+    const last = latest === undefined
+      ? ""
+      : latest.end === null
+      ? `, one going on since ${ago(latest.start, now)}`
+      : `, the last ${latest.seconds.toFixed(1)} s ended ${ago(latest.end, now)}`;
+    lines.push(`  gaps:    ${gaps.count} today, ${gaps.seconds.toFixed(1)} s${last}`);
+  }
+  const journal = body.journal as StatusBody["journal"] | undefined;
+  if (journal?.problem) lines.push(`  journal: stopped: ${journal.problem}`);
   if (body.login_needed && body.login_url !== null) lines.push(`  login:   ${body.login_url}`);
   const reminder = body.next_reminder ? Date.parse(body.next_reminder) : Number.NaN;
   if (!Number.isNaN(reminder)) lines.push(`  remind:  in ${formatDuration(reminder - now)}`);

@@ -106,6 +106,35 @@ Deno.test("formatStatus() summarizes a Live daemon: since, expiry countdown, eac
   assert.ok(lines.includes("    NIFTY BANK  51234.55  -120.10 (-0.23%)  12 s ago"), text);
   assert.ok(lines.includes("  market:  open, changes in 42m 00s"), text);
   assert.ok(!text.includes("login:"), "no login URL while Live and not needed");
+  assert.ok(!text.includes("gaps:") && !text.includes("journal:"), "no gap, journal fine");
+
+  const gapped = formatStatus({
+    ...liveBody(),
+    feed: {
+      ...liveBody().feed,
+      gaps_today: {
+        count: 2,
+        seconds: 7.25,
+        last: [{ shard: 0, start: iso(60_000), end: iso(55_000), seconds: 5, cause: "not_live" }],
+      },
+    },
+    journal: {
+      state: "stopped",
+      file: "/j/2026-12-02.kkj",
+      problem: "Failed to write journal /j/2026-12-02.kkj: No space left on device",
+      records_total: 10,
+      bytes_total: 100,
+      record_bytes_total: 150,
+      writes_total: 2,
+      fsyncs_total: 1,
+      dropped_total: 3,
+    },
+  }, NOW);
+  assert.match(gapped, /^ {2}gaps: {4}2 today, 7\.3 s, the last 5\.0 s ended 55 s ago$/m);
+  assert.match(
+    gapped,
+    /^ {2}journal: stopped: Failed to write journal .*No space left on device$/m,
+  );
 });
 
 Deno.test("formatStatus() says a login is needed past expiry, and shows the URL and the error", () => {
