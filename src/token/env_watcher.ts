@@ -318,6 +318,11 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
       pendingSince = now;
       leadTimer = timers.setTimeout(() => {
         leadTimer = undefined;
+        // Events since the first are older than this read, so it sees their changes too (a
+        // rename is reported twice, by the new name and by both): no read after it for them.
+        if (debounceTimer !== undefined) timers.clearTimeout(debounceTimer);
+        debounceTimer = undefined;
+        pendingSince = undefined;
         startRead({ lead: true });
       }, 0);
     } else {
