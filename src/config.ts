@@ -9,7 +9,8 @@
  */
 import { dirname, isAbsolute, join } from "node:path";
 import { dialHost, type HostPort, httpOrigin, parseHostPort } from "./host_port.ts";
-import { parseTimeOfDay, type TimeOfDay } from "./market/ist_time.ts";
+import { formatTimeOfDay, parseTimeOfDay, type TimeOfDay } from "./market/ist_time.ts";
+import type { LifecycleOptions } from "./lifecycle/machine.ts";
 import type { Mode } from "./kite/packets.ts";
 import { DEFAULT_INSTRUMENTS } from "./kite/instruments.ts";
 import { DEFAULT_ENV_MAX_BYTES } from "./token/env_path.ts";
@@ -484,4 +485,25 @@ export function loadConfig(
     cluster: parseCluster(lookup),
     warnings,
   });
+}
+
+/**
+ * The lifecycle's settings from `config`: the configured instruments as the first plan, the
+ * backoff and stall limits, and the timed rules (expiry, recheck, probes, reminders).
+ */
+export function lifecycleOptions(
+  config: Config,
+  options: { readonly holidays: ReadonlySet<string> },
+): LifecycleOptions {
+  return {
+    subscriptions: { tokens: config.instruments, mode: config.mode },
+    backoffBaseMs: config.backoffBaseMs,
+    backoffCapMs: config.backoffCapMs,
+    stallMs: config.stallMs,
+    expiryAt: formatTimeOfDay(config.tokenExpiry),
+    recheckAt: formatTimeOfDay(config.tokenRecheck),
+    probeIntervalMs: config.probeIntervalMs,
+    remindAt: config.remindAt.map(formatTimeOfDay),
+    holidays: options.holidays,
+  };
 }

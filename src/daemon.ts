@@ -7,7 +7,7 @@
  */
 import type { Hono } from "hono";
 import { type Clock, systemClock } from "./clock.ts";
-import type { Config } from "./config.ts";
+import { type Config, lifecycleOptions } from "./config.ts";
 import { createFeedStore, type FeedStore } from "./feed/store.ts";
 import { watchQuietFeed } from "./feed/quiet_feed_watch.ts";
 import { feedObservation } from "./feed/quiet_feed.ts";
@@ -20,12 +20,10 @@ import { createApp } from "./http/app.ts";
 import { hotRoutes } from "./http/hot_routes.ts";
 import { tickerPaths } from "./http/ticker_routes.ts";
 import { renderMetrics } from "./ops/metrics.ts";
-import { httpOrigin } from "./host_port.ts";
-import { listenHttp } from "./http/server.ts";
+import { listenHttp, publicUrlOf } from "./http/server.ts";
 import { type Actor, createActor } from "./lifecycle/actor.ts";
 import { consoleLogger, envStaleBlock, type Logger, loginNeededBlock } from "./log.ts";
 import { nseHolidays2026 } from "./market/holidays_nse_2026.ts";
-import { formatTimeOfDay } from "./market/ist_time.ts";
 import { cachedMarketPhase } from "./market/phase_cache.ts";
 import { createDaemonMetrics } from "./ops/daemon_metrics.ts";
 import { watchGaps } from "./feed/gap_watch.ts";
@@ -34,7 +32,7 @@ import { journalFamilies, journalView } from "./ops/journal_report.ts";
 import { createNotifier } from "./ops/notifier.ts";
 import { stateSummary } from "./ops/state_summary.ts";
 import type { StatusBody } from "./ops/status_body.ts";
-import { statusSource } from "./ops/status_source.ts";
+import { endpointView, statusSource } from "./ops/status_source.ts";
 import { watchEnvTokens } from "./token/env_tokens.ts";
 import { createKiteLogin } from "./token/kite_login.ts";
 import { createLoginStates } from "./token/login_state.ts";
@@ -91,9 +89,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
   const http = stack.use(
     await listenHttp(config.listen, { graceMs: options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS }),
   );
-  const derived = config.listen.port === 0 &&
-    config.publicUrl === httpOrigin(config.listen.hostname, 0);
-  const publicUrl = derived ? http.url : config.publicUrl;
+  const publicUrl = publicUrlOf(config, http.url);
   const loginUrl = `${publicUrl}/api/auth/login`;
   const endpointUrl = `${publicUrl.replace(/^http/, "ws")}/ws`;
 
@@ -151,17 +147,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
         else notifier?.loginNeeded(reason);
       },
     },
-    lifecycle: {
-      subscriptions: { tokens: config.instruments, mode: config.mode },
-      backoffBaseMs: config.backoffBaseMs,
-      backoffCapMs: config.backoffCapMs,
-      stallMs: config.stallMs,
-      expiryAt: formatTimeOfDay(config.tokenExpiry),
-      recheckAt: formatTimeOfDay(config.tokenRecheck),
-      probeIntervalMs: config.probeIntervalMs,
-      remindAt: config.remindAt.map(formatTimeOfDay),
-      holidays,
-    },
+    lifecycle: lifecycleOptions(config, { holidays }),
   });
 
   // The actor's observers; it stops before them, so they see its last word.
@@ -225,17 +211,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     clock,
     market: cachedMarketPhase(clock.now(), { holidays }),
     feedWarning: () => quiet?.warning() ?? null,
-    endpoint() {
-      const stats = endpoint.stats();
-      return {
-        url: endpointUrl,
-        clients: stats.clients,
-        max_clients: stats.max_clients,
-        instruments: stats.instruments,
-        subscriptions: stats.subscriptions,
-        slow_drops_total: stats.slow_drops_total,
-      };
-    },
+    endpoint: () => endpointView(endpoint.stats(), endpointUrl),
     mode: config.mode,
     loginUrl,
     version: options.version,

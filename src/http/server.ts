@@ -63,3 +63,16 @@ export async function listenHttp(
     [Symbol.asyncDispose]: () => closing ??= shutdown(),
   };
 }
+
+/**
+ * The URL the world reaches this kitekeeper at: `KITEKEEPER_PUBLIC_URL`, or, when that was
+ * derived from a listen address on port 0, the address actually bound (`boundUrl`).
+ */
+export function publicUrlOf(
+  config: { readonly listen: HostPort; readonly publicUrl: string },
+  boundUrl: string,
+): string {
+  const derived = config.listen.port === 0 &&
+    config.publicUrl === httpOrigin(config.listen.hostname, 0);
+  return derived ? boundUrl : config.publicUrl;
+}

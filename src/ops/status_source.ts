@@ -9,6 +9,7 @@ import type { FeedStore } from "../feed/store.ts";
 import type { Mode } from "../kite/packets.ts";
 import type { Actor } from "../lifecycle/actor.ts";
 import type { MarketPhaseAt } from "../market/phase_cache.ts";
+import type { EndpointStats } from "../endpoint/endpoint.ts";
 import type { EndpointStatus, JournalView, StatusBody } from "./status_body.ts";
 import type { GapsToday } from "../feed/gap_tracker.ts";
 import { renderStatus } from "./status_view.ts";
@@ -36,6 +37,18 @@ export interface StatusSourceOptions {
   journal?(): JournalView | null;
   /** What is wrong with `.env` beyond its token (a stale file, hard links). */
   envProblems?(): readonly string[];
+}
+
+/** What `/status` shows of the endpoint at `url`, from its counters. */
+export function endpointView(stats: EndpointStats, url: string): EndpointStatus {
+  return {
+    url,
+    clients: stats.clients,
+    max_clients: stats.max_clients,
+    instruments: stats.instruments,
+    subscriptions: stats.subscriptions,
+    slow_drops_total: stats.slow_drops_total,
+  };
 }
 
 /** Returns a function that renders the current `/status` body. */
