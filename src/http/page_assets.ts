@@ -70,6 +70,8 @@ const FOLLOW_STREAM = `
   function rowOf(tick) {
     const found = rows.querySelector('tr[data-token="' + tick.token + '"]');
     if (found) return found;
+    // The other pages hold the instruments this one lacks.
+    if (quotes.dataset.paged !== undefined) return null;
     const row = document.createElement("tr");
     row.dataset.token = String(tick.token);
     const name = cell("th", "name");
@@ -84,6 +86,7 @@ const FOLLOW_STREAM = `
 
   function applyTick(tick) {
     const row = rowOf(tick);
+    if (row === null) return;
     row.querySelector(".price").textContent = formatPrice(tick.last_price);
     const change = row.querySelector(".change");
     change.textContent = formatChange(tick.change, tick.change_percent);

@@ -43,6 +43,28 @@ export interface StatusPageOptions {
   readonly instruments?: readonly number[] | undefined;
   /** Epoch ms the countdown counts from; default `Date.now()`. */
   readonly now?: number | undefined;
+  /** Which page of the instrument table, from 1; default 1 (past the last: the last). */
+  readonly page?: number | undefined;
+  /** Rows a page; default {@linkcode PAGE_ROWS}. */
+  readonly pageRows?: number | undefined;
+}
+
+/**
+ * Rows of the instrument table a page shows. A row costs about 15 µs to render, all of it
+ * blocking the event loop: 3000 on one page took 40–270 ms a request (with the loop's other
+ * work), enough for parallel page loads to starve the feed. 200 keeps a render to a few ms.
+ */
+export const PAGE_ROWS = 200;
+
+function pageLinks(page: number, pages: number): Html {
+  if (pages <= 1) return h``;
+  const links = Array.from({ length: pages }, (_, index) => {
+    const n = index + 1;
+    return n === page
+      ? h` <strong aria-current="page">${n}</strong>`
+      : h` <a href="/?page=${n}">${n}</a>`;
+  });
+  return h`\n<nav id="pages">page ${page} of ${pages}:${links}</nav>`;
 }
 
 function timeElement(iso: string | null, format: (iso: string) => string, id = ""): Html {
@@ -72,12 +94,19 @@ function quoteRow(token: number, quote: InstrumentQuote | undefined): Html {
  * complete on the server; `/assets/page.js` then follows `/stream` to keep it current.
  * Stable hooks: `#state` (also `data-state`), `#since`, `#reason`, `#expiry`, `#countdown`,
  * `#login`, `#conn`, and a row `[data-token="<token>"]` with `.price`, `.change`, `.at`.
+ * The table is paged ({@linkcode PAGE_ROWS} rows, `#pages` links to `/?page=N`) so that a
+ * request costs a few milliseconds of event loop however many instruments there are.
  */
 export function statusPage(status: StatusBody, options: StatusPageOptions = {}): string {
-  const { instruments = DEFAULT_INSTRUMENTS, now = Date.now() } = options;
+  const { instruments = DEFAULT_INSTRUMENTS, now = Date.now(), pageRows = PAGE_ROWS } = options;
   const quotes = status.feed.instruments;
   const tokens = [...new Set([...instruments, ...Object.keys(quotes).map(Number)])];
-  const rows = tokens.map((token, index) =>
+  const pages = Math.max(1, Math.ceil(tokens.length / pageRows));
+  const page = Math.min(Math.max(1, Math.trunc(options.page ?? 1)), pages);
+  const shown = tokens.slice((page - 1) * pageRows, page * pageRows);
+  // A paged table takes live prices for its own rows only; one page shows every instrument.
+  const paged = pages > 1 ? h` data-paged=""` : "";
+  const rows = shown.map((token, index) =>
     h`${index === 0 ? "" : "\n"}${quoteRow(token, quotes[token])}`
   );
   const expiry = status.token?.expected_expiry ?? null;
@@ -93,11 +122,11 @@ export function statusPage(status: StatusBody, options: StatusPageOptions = {}):
 <p class="meta">token expires ${timeElement(expiry, formatIstDateTime, "expiry")}
 · <span id="countdown">${countdown}</span></p>
 <p><a id="login" class="button" href="/api/auth/login"${hidden}>Log in to Kite</a></p>
-<table id="quotes" data-state="${state}"><thead><tr><th>instrument</th><th class="num">last</th><th class="num">change</th>
+<table id="quotes" data-state="${state}"${paged}><thead><tr><th>instrument</th><th class="num">last</th><th class="num">change</th>
 <th>at (IST)</th></tr></thead>
 <tbody id="quotes-body">
 ${rows}
-</tbody></table>
+</tbody></table>${pageLinks(page, pages)}
 <footer><span id="conn" data-conn="none">as of page load</span>
 · <a href="/status">/status</a> · <a href="/quotes">/quotes</a></footer>`,
     { script: "/assets/page.js" },

@@ -27,7 +27,12 @@ export function statusRoutes(deps: StatusRouteDeps): Hono {
   });
   routes.get("/", (c) => {
     c.header("Cache-Control", "no-store");
-    return c.html(statusPage(deps.status(), { instruments: deps.instruments }));
+    const asked = c.req.query("page") ?? "1";
+    if (!/^[1-9][0-9]{0,5}$/.test(asked)) {
+      return c.text("Bad page: expected a whole number from 1, e.g. /?page=2", 400);
+    }
+    const page = Number(asked);
+    return c.html(statusPage(deps.status(), { instruments: deps.instruments, page }));
   });
   return routes;
 }

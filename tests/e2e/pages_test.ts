@@ -6,9 +6,10 @@ import {
   formatExpiry,
   formatPrice,
 } from "../../src/http/page_format.ts";
-import { statusPage } from "../../src/http/pages.ts";
+import { PAGE_ROWS, statusPage } from "../../src/http/pages.ts";
 import type { StatusBody } from "../../src/ops/status_body.ts";
-import { startHarness, waitFor } from "../../src/testing/daemon_harness.ts";
+import { envText, startHarness, waitFor } from "../../src/testing/daemon_harness.ts";
+import { optionTokens } from "../../src/simulator/instruments.ts";
 
 const NOW = Date.parse("2026-03-02T04:00:00.000Z"); // 09:30 IST
 const EXPIRY = "2026-03-03T00:30:00.000Z"; // 06:00 IST the next day
@@ -155,4 +156,68 @@ Deno.test("/assets/page.js and /assets/page.css are served with their content ty
   assert.equal(await style.text(), PAGE_STYLE);
   const page = await fetch(`${h.daemon.url}/`);
   assert.match(await page.text(), /<tr data-token="256265">/);
+});
+
+Deno.test("statusPage() pages the instrument table: PAGE_ROWS rows a page, links to the others", async () => {
+  const base = liveStatus(await expiredStatus());
+  const quote = base.feed.instruments["408065"]!;
+  const instruments = Object.fromEntries(
+    Array.from({ length: 450 }, (_, i) => [String(1_000 + i), { ...quote, name: `OPT${i}` }]),
+  );
+  const status = { ...base, feed: { ...base.feed, instruments } };
+  const tokensOn = (html: string) =>
+    [...html.matchAll(/<tr data-token="(\d+)">/g)].map((m) => Number(m[1]));
+  const first = statusPage(status, { instruments: [], now: NOW });
+  assert.equal(PAGE_ROWS, 200);
+  assert.deepEqual(tokensOn(first), Array.from({ length: 200 }, (_, i) => 1_000 + i));
+  assert.match(first, /<table id="quotes" data-state="Live" data-paged="">/);
+  assert.match(first, /<nav id="pages">page 1 of 3: <strong aria-current="page">1<\/strong>/);
+  assert.match(first, /<a href="\/\?page=2">2<\/a> <a href="\/\?page=3">3<\/a><\/nav>/);
+  const last = statusPage(status, { instruments: [], now: NOW, page: 3 });
+  assert.deepEqual(tokensOn(last), Array.from({ length: 50 }, (_, i) => 1_400 + i));
+  assert.equal(statusPage(status, { instruments: [], now: NOW, page: 9 }), last, "past the end");
+  // One page: no links, and the script adds rows for instruments that tick later.
+  const one = statusPage(status, { instruments: [], now: NOW, pageRows: 450 });
+  assert.equal(tokensOn(one).length, 450);
+  assert.doesNotMatch(one, /data-paged|id="pages"/);
+});
+
+Deno.test("24 parallel GET / with 3000 instruments while the feed is live cause no stall reconnect", async () => {
+  const tokens = optionTokens(3000);
+  await using h = await startHarness({
+    env: (sim) =>
+      envText(sim.url, [
+        `KITE_ACCESS_TOKEN=${sim.issueAccessToken()}`,
+        `KITEKEEPER_INSTRUMENTS=${tokens.join(",")}`,
+        "KITEKEEPER_MODE=ltp",
+      ]),
+  });
+  const { daemon } = h;
+  const live = await waitFor(daemon, "Live", (s) => s.state.name === "Live");
+  // Every instrument has ticked: the page is as big as it gets.
+  await waitFor(daemon, "3000 quotes", () => {
+    return Object.keys(daemon.feed.snapshot().instruments).length === 3000;
+  }, { timeoutMs: 15_000 });
+  const before = (await (await fetch(`${daemon.url}/status`)).json()) as StatusBody;
+
+  // Three rounds of 24 parallel loads of every page in turn (the stall watchdog is 400 ms).
+  const pages = Math.ceil(3000 / PAGE_ROWS);
+  for (let round = 0; round < 3; round++) {
+    const loads = Array.from({ length: 24 }, async (_, i) => {
+      const response = await fetch(`${daemon.url}/?page=${(round * 24 + i) % pages + 1}`);
+      assert.equal(response.status, 200);
+      return await response.text();
+    });
+    for (const html of await Promise.all(loads)) {
+      assert.equal([...html.matchAll(/<tr data-token=/g)].length, PAGE_ROWS);
+    }
+  }
+  const bad = await fetch(`${daemon.url}/?page=x`);
+  assert.equal(bad.status, 400);
+  assert.match(await bad.text(), /^Bad page: expected a whole number from 1/);
+
+  const after = (await (await fetch(`${daemon.url}/status`)).json()) as StatusBody;
+  assert.equal(after.state, "Live");
+  assert.equal(after.connection.reconnects_total, before.connection.reconnects_total);
+  assert.equal(daemon.actor.snapshot().gen, live.gen, "the same upstream socket");
 });
