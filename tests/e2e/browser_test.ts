@@ -5,7 +5,14 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { KITE, simControl, startHarness } from "../../src/testing/daemon_harness.ts";
+import {
+  envText,
+  KITE,
+  simControl,
+  startHarness,
+  waitFor,
+} from "../../src/testing/daemon_harness.ts";
+import { optionTokens } from "../../src/simulator/instruments.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 // Without the background-networking flags Chromium keeps trying to reach Google's services.
@@ -119,5 +126,53 @@ Deno.test({
       await Deno.remove(shots, { recursive: true });
     }
     console.log(`browser_test: ${Math.round(performance.now() - started)} ms`);
+  },
+});
+
+Deno.test({
+  name: "in Chromium a paged table follows prices of its own rows and adds none from other pages",
+  ignore: !hasChromium,
+  async fn() {
+    Deno.env.set("__IS_WSL_TEST__", "1");
+    const { chromium } = await import("playwright-core");
+    const tokens = optionTokens(250);
+    await using h = await startHarness({
+      env: (sim) =>
+        envText(sim.url, [
+          `KITE_ACCESS_TOKEN=${sim.issueAccessToken()}`,
+          `KITEKEEPER_INSTRUMENTS=${tokens.join(",")}`,
+          "KITEKEEPER_MODE=ltp",
+        ]),
+    });
+    await waitFor(h.daemon, "Live", (s) => s.state.name === "Live");
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+      await page.goto(`${h.daemon.url}/?page=2`);
+      await page.locator('#conn[data-conn="open"]').waitFor();
+      assert.equal(await page.locator("#quotes-body tr").count(), 50);
+      // Two prices seen on page 2's last row: every instrument has ticked in between.
+      const price = `[data-token="${tokens[249]}"] .price`;
+      const seen: string[] = [];
+      while (seen.length < 2) {
+        const shown = await page.waitForFunction(([selector, before]) => {
+          const dom = globalThis as unknown as Dom;
+          const text = dom.document.querySelector(selector)?.textContent ?? "";
+          return /\d/.test(text) && text !== before ? text : false;
+        }, [price, seen.at(-1) ?? ""] as const);
+        seen.push(String(await shown.jsonValue()));
+        await shown.dispose();
+      }
+      assert.equal(await page.locator("#quotes-body tr").count(), 50, "no rows from page 1");
+      assert.equal(await page.locator(`[data-token="${tokens[0]}"]`).count(), 0);
+      await page.locator('#pages a[href="/?page=1"]').click();
+      await page.locator(`[data-token="${tokens[0]}"]`).waitFor();
+      assert.equal(await page.locator("#quotes-body tr").count(), 200);
+      assert.deepEqual(problems, []);
+    } finally {
+      await browser.close();
+    }
   },
 });
