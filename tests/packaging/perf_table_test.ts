@@ -59,3 +59,15 @@ Deno.test("replaceSection() swaps only the section; sectionAgrees() ignores deno
   assert.equal(currentSection("no markers"), "");
   assert.throws(() => replaceSection("no markers", "x"), SyntaxError);
 });
+
+Deno.test("docs/performance.md's table is the one docs/performance.json renders to", async () => {
+  const doc = await Deno.readTextFile(new URL("../../docs/performance.md", import.meta.url));
+  const results = JSON.parse(
+    await Deno.readTextFile(new URL("../../docs/performance.json", import.meta.url)),
+  ) as BenchResults;
+  assert.ok(currentSection(doc) !== "", "docs/performance.md has the generated section");
+  assert.ok(
+    sectionAgrees(doc, results),
+    "the table was edited by hand or docs/performance.json changed: run scripts/perf_table.ts",
+  );
+});
