@@ -2,10 +2,10 @@
  * Limits on the request line and the headers, answered the way RFC 9110 and RFC 6585 name
  * them: 414 for a URL too long, 431 for headers too large or too many.
  *
- * `Deno.serve` has its own, larger limits, enforced before any handler runs: a request head
- * (request line and headers) over about 64 KiB, or more than about 128 headers, gets a bare
- * `400 Bad Request` and the connection is closed; a client still sending may see a reset
- * instead. These limits sit well below that, so a client gets a status that says what was
+ * The server (`Deno.serveHttp`, see `server.ts`) has its own, larger limits, enforced before any
+ * handler runs: a request head (request line and headers) over about 400 KiB, or more than
+ * about 100 headers, gets a bare `431` and the connection is closed; a client still sending may
+ * see a reset instead. These limits sit well below that, so a client gets a status that says what was
  * wrong.
  *
  * @module
@@ -22,7 +22,7 @@ export interface RequestLimitsOptions {
   readonly maxHeaderCount?: number;
 }
 
-/** The defaults: far above what Kite's callback or a browser sends, far below Deno's own. */
+/** The defaults: far above what Kite's callback or a browser sends, below the server's own. */
 export const DEFAULT_REQUEST_LIMITS: Readonly<Required<RequestLimitsOptions>> = Object.freeze({
   maxUrlLength: 8192,
   maxHeaderBytes: 16384,

@@ -2,7 +2,8 @@
  * The daemon's HTTP listener. It binds first, so the rest of the daemon can be built knowing
  * the bound address, and serves the app once it is handed one; a request that arrives before
  * then waits for it. Closing lets in-flight requests finish within a grace period, then drops
- * what is left.
+ * what is left. It owns each connection: a request head must arrive within a deadline, and
+ * one peer may hold only so many connections (issue #12's slow-header clients).
  *
  * @module
  */
@@ -12,7 +13,20 @@ import { type HostPort, httpOrigin } from "../host_port.ts";
 export interface ListenHttpOptions {
   /** How long in-flight requests may take to finish on close (ms). */
   readonly graceMs: number;
+  /**
+   * How long a connection may take to send a complete request head, counted from its opening
+   * or from its previous response (ms); then it is closed. Default {@linkcode HEAD_TIMEOUT_MS}.
+   */
+  readonly headTimeoutMs?: number;
+  /** Open connections one peer address may hold; more are closed at once. Default 32. */
+  readonly maxConnectionsPerPeer?: number;
 }
+
+/** The default time to a complete request head: a client sending a byte a second is cut. */
+export const HEAD_TIMEOUT_MS = 10_000;
+
+/** The default cap on one peer's open connections. */
+export const MAX_CONNECTIONS_PER_PEER = 32;
 
 /** A bound listener; dispose it to shut it down. */
 export interface HttpListener extends AsyncDisposable {
@@ -22,46 +36,172 @@ export interface HttpListener extends AsyncDisposable {
   serve(app: { fetch: Deno.ServeHandler }): void;
 }
 
+interface RequestEvent {
+  readonly request: Request;
+  respondWith(response: Response | Promise<Response>): Promise<void>;
+}
+
+interface HttpConn {
+  nextRequest(): Promise<RequestEvent | null>;
+  close(): void;
+}
+
+/**
+ * `Deno.serveHttp`: gone from Deno 2's types and linted as removed, yet still in 2.9.6's
+ * runtime, and the one API that hands over each connection. `Deno.serve` has no timeout on a
+ * request head (a client sending a header byte every 2 s stayed connected past 70 s) and no
+ * per-connection hook.
+ */
+function serveHttp(conn: Deno.Conn): HttpConn {
+  const deno = Deno as unknown as { serveHttp?: (conn: Deno.Conn) => HttpConn };
+  if (deno.serveHttp === undefined) {
+    throw new Error(`Failed to serve HTTP: Deno ${Deno.version.deno} has no Deno.serveHttp`);
+  }
+  return deno.serveHttp(conn);
+}
+
+/**
+ * `response`, marked `Content-Encoding: identity` unless it names an encoding. `Deno.serveHttp`
+ * compresses (brotli, gzip) whatever a client accepts that way, even a body of known length: CPU
+ * on every polled `/status`, and a `Content-Length` counting the compressed bytes.
+ */
+function uncompressed(response: Response): Response {
+  if (response.status === 101 || response.headers.has("content-encoding")) return response;
+  try {
+    response.headers.set("content-encoding", "identity");
+  } catch {
+    // Immutable headers (a Response.redirect()): sent as they are.
+  }
+  return response;
+}
+
+/** Resolves with `next`, or with null once `ms` pass first. */
+async function within<T>(next: Promise<T | null>, ms: number): Promise<T | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), ms));
+  try {
+    return await Promise.race([next, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Binds `listen` and resolves once listening; requests wait until `serve()` is called. */
-export async function listenHttp(
+export function listenHttp(
   listen: HostPort,
   options: ListenHttpOptions,
 ): Promise<HttpListener> {
+  const headTimeoutMs = options.headTimeoutMs ?? HEAD_TIMEOUT_MS;
+  const maxPerPeer = options.maxConnectionsPerPeer ?? MAX_CONNECTIONS_PER_PEER;
   const app = Promise.withResolvers<Deno.ServeHandler>();
   let handler: Deno.ServeHandler = async (request, info) => (await app.promise)(request, info);
-  const listening = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve({
-    hostname: listen.hostname,
-    port: listen.port,
-    onListen: (addr) => listening.resolve(addr),
-  }, (request, info) => handler(request, info));
-  const addr = await listening.promise;
+  const listener = Deno.listen({ hostname: listen.hostname, port: listen.port });
+  const addr = listener.addr;
+  const perPeer = new Map<string, number>();
+  // Each open connection, and whether it waits for a request head (idle) or answers one.
+  const open = new Map<HttpConn, { idle: boolean }>();
+  const served = new Set<Promise<void>>();
+  let stopping = false;
+
+  async function respond(event: RequestEvent, remoteAddr: Deno.NetAddr): Promise<void> {
+    const completed = Promise.withResolvers<void>();
+    completed.promise.catch(() => {}); // Observed by whoever asks for it.
+    const info: Deno.ServeHandlerInfo<Deno.NetAddr> = { remoteAddr, completed: completed.promise };
+    const response = (async () => uncompressed(await handler(event.request, info)))().catch(() => {
+      return new Response("Internal Server Error", { status: 500 });
+    });
+    try {
+      await event.respondWith(response);
+      completed.resolve();
+    } catch (error: unknown) {
+      completed.reject(new Deno.errors.Interrupted(`Failed to respond: ${String(error)}`));
+      throw error;
+    }
+  }
+
+  async function serveConnection(conn: Deno.Conn): Promise<void> {
+    const http = serveHttp(conn);
+    const state = { idle: true };
+    open.set(http, state);
+    try {
+      while (!stopping) {
+        state.idle = true;
+        const event = await within(http.nextRequest(), headTimeoutMs);
+        // null: the client closed, or its head did not arrive in time.
+        if (event === null || stopping) break;
+        state.idle = false;
+        // HTTP/1.1 answers in order; after a WebSocket upgrade nextRequest() gives null.
+        await respond(event, conn.remoteAddr as Deno.NetAddr);
+      }
+    } catch {
+      // A peer that went away mid-answer: nothing to tell anybody.
+    } finally {
+      open.delete(http);
+      try {
+        http.close();
+      } catch {
+        // Closed already.
+      }
+    }
+  }
+
+  async function accept(): Promise<void> {
+    try {
+      for await (const conn of listener) {
+        const peer = (conn.remoteAddr as Deno.NetAddr).hostname;
+        const count = perPeer.get(peer) ?? 0;
+        if (count >= maxPerPeer) {
+          conn.close();
+          continue;
+        }
+        perPeer.set(peer, count + 1);
+        const serving = serveConnection(conn).finally(() => {
+          const left = (perPeer.get(peer) ?? 1) - 1;
+          if (left === 0) perPeer.delete(peer);
+          else perPeer.set(peer, left);
+          served.delete(serving);
+        });
+        served.add(serving);
+      }
+    } catch {
+      // The listener closed under the loop.
+    }
+  }
+  const accepting = accept();
 
   let closing: Promise<void> | undefined;
   async function shutdown(): Promise<void> {
-    // Connections get the grace to finish; the ones left then are clients that stopped
-    // reading. They are not aborted: in Deno 2.9.6 an abort after shutdown() has begun throws
-    // BadResource from Deno's own listener, uncaught (exit 1), and leaves the server hanging.
-    // The listener is closed already, so nobody new gets in; the process's exit (`run`
-    // returns right after) drops what is left.
+    stopping = true;
+    listener.close();
+    await accepting;
+    // Idle connections close now; busy ones get the grace to finish their answer. Those left
+    // then are clients that stopped reading: closed, and the process's exit drops the rest.
+    for (const [http, state] of open) if (state.idle) http.close();
     let deadline: ReturnType<typeof setTimeout> | undefined;
     // A real timer on purpose: the grace is for real sockets, whatever clock the daemon runs on.
     const grace = new Promise<void>((resolve) => deadline = setTimeout(resolve, options.graceMs));
     try {
-      await Promise.race([server.shutdown(), grace]);
+      await Promise.race([Promise.all(served), grace]);
     } finally {
       clearTimeout(deadline);
     }
+    for (const http of open.keys()) {
+      try {
+        http.close();
+      } catch {
+        // Closed already.
+      }
+    }
   }
 
-  return {
+  return Promise.resolve({
     url: httpOrigin(addr.hostname, addr.port),
-    serve(served) {
-      handler = served.fetch;
-      app.resolve(served.fetch);
+    serve(served_) {
+      handler = served_.fetch;
+      app.resolve(served_.fetch);
     },
     [Symbol.asyncDispose]: () => closing ??= shutdown(),
-  };
+  });
 }
 
 /**
