@@ -316,7 +316,18 @@ async function startFails(envText: string): Promise<{ code: number; stderr: stri
   try {
     await Deno.writeTextFile(`${dir}/.env`, envText, { mode: 0o600 });
     const output = await new Deno.Command(Deno.execPath(), {
-      args: ["run", ...FLAGS, MAIN, "run", "--env-file", `${dir}/.env`, "--listen", "127.0.0.1:0"],
+      // --quiet: Deno's own diagnostics (a "Download …" line on a cold cache) are not ours.
+      args: [
+        "run",
+        "--quiet",
+        ...FLAGS,
+        MAIN,
+        "run",
+        "--env-file",
+        `${dir}/.env`,
+        "--listen",
+        "127.0.0.1:0",
+      ],
       env: denoChildEnv(),
       clearEnv: true,
     }).output();

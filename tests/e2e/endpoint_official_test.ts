@@ -87,15 +87,19 @@ Deno.test("official clients through /ws decode, in each mode, the values a direc
       for (const tick of ticks) {
         // The direct client got the same step of the market in full mode: a lower mode's
         // fields are the same fields of it, value for value.
-        const same = seen.find((full) =>
+        const matches = seen.filter((full) =>
           full.instrument_token === tick.instrument_token &&
           Object.keys(tick).every((key) =>
             key === "mode" ||
             JSON.stringify(full[key]) === JSON.stringify(tick[key])
           )
         );
+        // The direct client's own first tick can be a quote too (its subscribe lands before its
+        // mode request), so a step may have reached it in quote mode only; a full tick of the
+        // client can only match a full one, since every depth field must agree.
+        const same = matches.find((full) => full.mode === "full") ?? matches[0];
         assert.ok(same !== undefined, `${mode} tick ${JSON.stringify(tick)} matches a direct one`);
-        assert.equal(same.mode, "full");
+        if (mode === "full") assert.equal(same.mode, "full");
       }
       assert.deepEqual(client.events.filter((e) => TROUBLE.has(e.event)), []);
     });

@@ -68,7 +68,18 @@ Deno.test("run without an API key exits 2 with one line naming the variable and 
   const envFile = `${dir}/.env`;
   await Deno.writeTextFile(envFile, "KITE_API_SECRET=s\n");
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...FLAGS, MAIN, "run", "--env-file", envFile, "--listen", "127.0.0.1:0"],
+    // --quiet: Deno's own diagnostics (a "Download …" line on a cold cache) are not ours.
+    args: [
+      "run",
+      "--quiet",
+      ...FLAGS,
+      MAIN,
+      "run",
+      "--env-file",
+      envFile,
+      "--listen",
+      "127.0.0.1:0",
+    ],
     env: denoChildEnv(),
     clearEnv: true,
   }).output();

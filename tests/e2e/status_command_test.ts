@@ -82,7 +82,7 @@ function status(
   options: { flags?: string[]; env?: Record<string, string> } = {},
 ) {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(options.flags ?? ["--allow-net"]), MAIN, "status", ...args],
+    args: ["run", "--quiet", ...(options.flags ?? ["--allow-net"]), MAIN, "status", ...args],
     env: denoChildEnv(options.env),
     clearEnv: true,
   }).output().then((output) => ({
