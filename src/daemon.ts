@@ -20,7 +20,7 @@ import { createApp } from "./http/app.ts";
 import { hotRoutes } from "./http/hot_routes.ts";
 import { tickerPaths } from "./http/ticker_routes.ts";
 import { renderMetrics } from "./ops/metrics.ts";
-import { listenHttp, publicUrlOf } from "./http/server.ts";
+import { listenHttp, MAX_CONNECTIONS_PER_PEER, publicUrlOf } from "./http/server.ts";
 import { type Actor, createActor } from "./lifecycle/actor.ts";
 import { consoleLogger, envStaleBlock, type Logger, loginNeededBlock } from "./log.ts";
 import { nseHolidays2026 } from "./market/holidays_nse_2026.ts";
@@ -87,7 +87,12 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
 
   // Bound first, so the login URL can name the bound port; requests wait for the app.
   const http = stack.use(
-    await listenHttp(config.listen, { graceMs: options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS }),
+    await listenHttp(config.listen, {
+      graceMs: options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS,
+      // Programs on this machine all connect from loopback: the peer cap must leave room for
+      // every /ws client the endpoint serves, then the usual 32 other connections.
+      maxConnectionsPerPeer: config.maxClients + MAX_CONNECTIONS_PER_PEER,
+    }),
   );
   const publicUrl = publicUrlOf(config, http.url);
   const loginUrl = `${publicUrl}/api/auth/login`;

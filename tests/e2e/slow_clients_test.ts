@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { type HttpListener, listenHttp } from "../../src/http/server.ts";
+import { envText, KITE, startHarness, waitFor } from "../../src/testing/daemon_harness.ts";
+import { WsProbe } from "../_support/ws_probe.ts";
 
 const HEAD_TIMEOUT_MS = 150;
 const encoder = new TextEncoder();
@@ -150,5 +152,27 @@ Deno.test("a WebSocket outlives the head deadline: the deadline is for heads onl
     const closed = new Promise((resolve) => ws.onclose = resolve);
     ws.close();
     await closed;
+  }
+});
+
+Deno.test("the daemon's peer cap leaves room for every /ws client on loopback: 40 programs, all served", async () => {
+  const clientToken = "strategy-box-0123456789abcdef";
+  await using h = await startHarness({
+    env: (sim) =>
+      envText(sim.url, [
+        `KITE_ACCESS_TOKEN=${sim.issueAccessToken()}`,
+        `KITEKEEPER_CLIENT_TOKENS=${clientToken}`,
+      ]),
+  });
+  await waitFor(h.daemon, "Live", (s) => s.state.name === "Live");
+  const url = `${h.daemon.url.replace("http", "ws")}/ws?api_key=${KITE.apiKey}` +
+    `&access_token=${clientToken}`;
+  const probes = Array.from({ length: 40 }, () => new WsProbe(url));
+  try {
+    await Promise.all(probes.map((probe) => probe.opened()));
+    const livez = await fetch(`${h.daemon.url}/livez`);
+    assert.deepEqual(await livez.json(), { ok: true });
+  } finally {
+    await Promise.all(probes.map((probe) => probe.close()));
   }
 });
