@@ -155,13 +155,17 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     lifecycle: lifecycleOptions(config, { holidays }),
   });
 
-  // The actor's observers; it stops before them, so they see its last word.
+  // Before the journal: a journal that stops at opening already has someone to tell.
+  const notifier = config.notify === undefined ? undefined : stack.use(
+    createNotifier(config.notify, { lifecycle: actor, loginUrl: () => loginUrl, clock, log }),
+  ); // The actor's observers; it stops before them, so they see its last word.
   const journal = config.journal === null ? null : stack.use(
     await startFeedJournal(config.journal.dir, {
       lifecycle: actor,
       clock,
       log,
       keepDays: config.journal.keepDays,
+      onProblem: (problem) => notifier?.journalStopped(problem),
       // An injected clock (tests) stamps the journal too; the real one to the microsecond.
       ...(options.clock === undefined ? { nowUs: preciseNowUs } : {}),
     }),
@@ -177,9 +181,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       },
     }),
   );
-  const notifier = config.notify === undefined ? undefined : stack.use(
-    createNotifier(config.notify, { lifecycle: actor, loginUrl: () => loginUrl, clock, log }),
-  );
+
   const metrics = stack.use(createDaemonMetrics(actor, { feed: () => feed.snapshot(), startedAt }));
   // Local programs' Kite-compatible ticker: it asks the actor for the upstream it needs.
   const endpoint = stack.use(createEndpoint({

@@ -22,7 +22,11 @@ import type { Snapshot, StateName } from "../lifecycle/machine.ts";
 import type { Logger } from "../log.ts";
 
 /** What happened: a login is needed now, a reminder that it still is, or `.env` is stale. */
-export type NotificationEvent = "login_needed" | "login_reminder" | "env_stale";
+export type NotificationEvent =
+  | "login_needed"
+  | "login_reminder"
+  | "env_stale"
+  | "journal_stopped";
 
 /** One message to the operator. */
 export interface Notification {
@@ -77,6 +81,11 @@ export interface Notifier extends AsyncDisposable {
    * failed for `reason`), so a restart would go back to the old token. Returns at once.
    */
   envStale(reason: string): void;
+  /**
+   * Queues a `journal_stopped` message: journaling stopped for `reason` (a write error, a full
+   * disk, a foreign file) while the feed goes on. Returns at once.
+   */
+  journalStopped(reason: string): void;
   /** Queues a `login_reminder` message for `reason`; returns at once. */
   reminder(reason: string): void;
   /** Resolves once nothing is queued or being sent. */
@@ -93,6 +102,7 @@ const TITLES: Readonly<Record<NotificationEvent, string>> = {
   login_needed: "kitekeeper: login needed",
   login_reminder: "kitekeeper: log in before the market opens",
   env_stale: "kitekeeper: .env is stale",
+  journal_stopped: "kitekeeper: journal stopped",
 };
 
 function describe(error: unknown): string {
@@ -322,6 +332,9 @@ export function createNotifier(target: NotifyTarget, options: NotifierOptions): 
     },
     envStale(reason) {
       raise("env_stale", reason, lifecycle.snapshot());
+    },
+    journalStopped(reason) {
+      raise("journal_stopped", reason, lifecycle.snapshot());
     },
     reminder(reason) {
       raise("login_reminder", reason, lifecycle.snapshot());

@@ -5,12 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { decode } from "../../src/kite/packets.ts";
-import { istInstant } from "../../src/journal/journal_day.ts";
+import { istInstant, journalFileName } from "../../src/journal/journal_day.ts";
 import { type JournalEnd, readJournal } from "../../src/journal/reader.ts";
 import type { JournalRecord } from "../../src/journal/record.ts";
 import type { StatusBody } from "../../src/ops/status_body.ts";
 import { envText, simControl, startHarness, waitFor } from "../../src/testing/daemon_harness.ts";
 import { skewedClock } from "../_support/daemon_fixture.ts";
+import { startReceiver } from "../_support/receiver.ts";
+import { istDate } from "../../src/market/ist_time.ts";
 
 const DATE = "2026-12-02";
 
@@ -102,4 +104,42 @@ Deno.test("daemon journal: a drop with the market closed is no gap", async () =>
   await waitFor(daemon, "Live again", (s) => s.gen > gen && s.state.name === "Live");
   const status = await (await daemon.app.request("/status")).json() as StatusBody;
   assert.deepEqual(status.feed.gaps_today, { count: 0, seconds: 0, last: [] });
+});
+
+Deno.test("daemon journal: a day file that is not a journal stops journaling loudly (status, notification), never the feed", async () => {
+  await using receiver = await startReceiver();
+  const dir = await Deno.makeTempDir({ prefix: "kitekeeper_journal_foreign_" });
+  try {
+    const day = `${dir}/${journalFileName(istDate(Date.now()))}`;
+    const foreign = new TextEncoder().encode("not a journal, someone else's file\n");
+    await Deno.writeFile(day, foreign);
+    await using h = await startHarness({
+      env: (sim) =>
+        envText(sim.url, [
+          `KITE_ACCESS_TOKEN=${sim.issueAccessToken()}`,
+          `KITEKEEPER_JOURNAL_DIR=${dir}`,
+          `KITEKEEPER_NOTIFY_URL=${receiver.url}/hook`,
+          "KITEKEEPER_NOTIFY_FORMAT=json",
+        ]),
+    });
+    const { daemon } = h;
+    await waitFor(daemon, "Live", (s) => s.state.name === "Live");
+    // A guard, so a missing notification fails the test instead of hanging it.
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    const received = await Promise.race([
+      receiver.next(),
+      new Promise<never>((_, reject) => {
+        guard = setTimeout(() => reject(new Error("No notification within 10 s")), 10_000);
+      }),
+    ]).finally(() => clearTimeout(guard));
+    const body = JSON.parse(received.body) as { event: string; reason: string };
+    assert.equal(body.event, "journal_stopped");
+    assert.ok(body.reason.length > 0);
+    const status = await (await daemon.app.request("/status")).json() as StatusBody;
+    assert.equal(status.journal?.state, "stopped");
+    assert.equal(status.state, "Live", "the feed goes on");
+    assert.deepEqual(await Deno.readFile(day), foreign, "the foreign file is left untouched");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
