@@ -174,6 +174,10 @@ export async function demoCommand(args: readonly string[]): Promise<number> {
   const listen = listenFlag(stringFlag(flags, "listen", { fallback: "127.0.0.1:8000" }));
 
   const log = consoleLogger();
+  // Listening from the start: a listener added just before the banner is not yet bound when a
+  // SIGTERM sent as soon as the banner is read arrives (seen: exit 143, no cleanup).
+  let onHangup = (): void => {};
+  const terminated = untilTerminated(() => onHangup());
   const demoDir = await makeDemoDir();
   for (const path of demoDir.swept) log("info", `Removed ${path}, left by a demo that is gone`);
   const envFile = join(demoDir.path, ".env");
@@ -234,7 +238,8 @@ export async function demoCommand(args: readonly string[]): Promise<number> {
     )
     : Promise.resolve();
 
-  const signal = await untilTerminated(() => void daemon.reload());
+  onHangup = () => void daemon.reload();
+  const signal = await terminated;
   log("info", `Received ${signal}; shutting down`);
   stopping.abort();
   await cleanUp();

@@ -73,6 +73,10 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   const modeWarning = await checkEnvFileMode(envFile);
   if (modeWarning !== null) console.error(`warning: ${logSafe(modeWarning)}`);
 
+  // Listening before the daemon starts: a listener added after the "listening" line is not yet
+  // bound when a SIGTERM sent as soon as that line is read arrives.
+  let onHangup = (): void => {};
+  const terminated = untilTerminated(() => onHangup());
   let daemon: Daemon;
   try {
     daemon = await startDaemon(config, { version: denoJson.version, holidays: holidays.dates });
@@ -81,8 +85,9 @@ export async function runCommand(args: readonly string[]): Promise<number> {
     console.error(logSafe(error.message));
     return 2;
   }
+  onHangup = () => void daemon.reload();
   console.log(`kitekeeper listening on ${daemon.url}`);
-  const signal = await untilTerminated(() => void daemon.reload());
+  const signal = await terminated;
   console.log(`Received ${signal}; shutting down`);
   await daemon.close();
   return 0;
