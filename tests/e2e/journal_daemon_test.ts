@@ -62,8 +62,9 @@ Deno.test("daemon journal: messages with their shard, lifecycle changes, and a d
   const seconds = Number(/^kitekeeper_feed_gap_seconds_total (\S+)$/m.exec(metrics)?.[1]);
   assert.ok(seconds > 0 && seconds === status.feed.gaps_today.seconds, metrics);
   assert.match(metrics, /^kitekeeper_journal_up 1$/m);
-  const sent = h.sim.stats().ticks_sent;
   await daemon.close();
+  // Read after the close: ticks kept flowing (and being journaled) until the socket closed.
+  const sent = h.sim.stats().ticks_sent;
 
   const { records, end } = await journalRecords(`${h.dir}/journal`);
   assert.equal(end.kind, "complete");
