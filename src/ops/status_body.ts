@@ -9,6 +9,7 @@ import type { Mode } from "../kite/packets.ts";
 import type { MarketPhaseName } from "../market/phase.ts";
 import type { ShardState } from "../lifecycle/machine.ts";
 import type { GapsToday } from "../feed/gap_tracker.ts";
+import type { JournalStatus } from "../journal/writer.ts";
 
 /** The lifecycle state names. */
 export type StateName = "Disconnected" | "Reconnecting" | "Live" | "Expired";
@@ -52,23 +53,11 @@ export interface EndpointStatus {
   readonly slow_drops_total: number;
 }
 
-/** What `/status` shows of the journal. */
-export interface JournalView {
-  /** `writing`, or `stopped` after a problem (the feed goes on; a restart resumes). */
-  readonly state: "writing" | "stopped";
-  /** The file being appended to, once one is open. */
-  readonly file: string | null;
-  readonly problem: string | null;
-  readonly records_total: number;
-  /** Bytes appended to files, after compression. */
-  readonly bytes_total: number;
-  /** Bytes of the records before framing and compression. */
-  readonly record_bytes_total: number;
-  /** `write` calls and `fdatasync` calls made. */
-  readonly writes_total: number;
-  readonly fsyncs_total: number;
-  readonly dropped_total: number;
-}
+/**
+ * What `/status` shows of the journal: the writer's own status, less its directory (a path
+ * `/status` need not show) and the torn bytes it cut at opening (logged instead).
+ */
+export type JournalView = Omit<JournalStatus, "dir" | "truncated_bytes_total">;
 
 /** `GET /status`'s body. */
 export interface StatusBody {
