@@ -39,9 +39,17 @@ export interface WatchEnvFileOptions {
   retryMs?: number;
   /**
    * How often the path is also checked by `stat` (every link, then the file: a change the OS
-   * watch did not report is read then); default 1000 ms, 0 never.
+   * watch did not report is read then) while the watch may be deaf: a named pipe at the path
+   * holds Deno's watch thread, and so does one in a watched directory (seen as a change no
+   * event reported); default 1000 ms, 0 never (no check at all).
    */
   pollMs?: number;
+  /**
+   * How often the path is checked while the watch hears: only to notice it going deaf (Deno
+   * reports no event for a pipe put in the file's place, nor for anything after it); default
+   * 10 000 ms. An idle daemon wakes for this alone, so it is rare.
+   */
+  guardPollMs?: number;
   /** Closes the watcher when aborted. */
   signal?: AbortSignal;
   /** Default: the global timers. */
@@ -206,6 +214,7 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
   const readOptions = options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes };
   const retryMs = options.retryMs ?? 1000;
   const pollMs = options.pollMs ?? 1000;
+  const guardPollMs = Math.max(pollMs, options.guardPollMs ?? 10_000);
   const timers = options.timers ?? systemClock();
 
   let closed = false;
@@ -224,9 +233,16 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
   // Set when a read closed the OS watch: the watch loop lets go of the pipes once it is down.
   let letGoAfterWatch: (() => Promise<void>) | undefined;
   let pollTimer: TimerId | undefined;
+  // When the armed poll is due (Infinity: none armed).
+  let pollDueAt = Infinity;
   let polling: Promise<void> | undefined;
   // What the poll saw last; a read is due when it changes.
   let lastSignature: string | undefined;
+  // Whether the OS watch reported anything since the last poll, and whether a poll found a
+  // change it did not report (a pipe in a watched directory holds Deno's watch thread).
+  let heard = false;
+  let deaf = false;
+  let pollRunning = false;
   // Every path in the symlink chain (a link on any directory on the way included), and the
   // directories that hold them.
   let chain: string[] = [absolute];
@@ -261,6 +277,8 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
       // on it while it is there, and let go once something else has taken its place.
       if (result.kind === "unreadable" && result.detail.startsWith("a named pipe")) {
         await pipes.hold(absolute);
+        // The watch thread is held by it: the poll is all that sees the next change.
+        armPoll();
       } else if (pipes.size > 0) {
         await (await pipes.openWriters([]))();
       }
@@ -341,14 +359,39 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
 
   async function poll(): Promise<void> {
     pollTimer = undefined;
+    pollDueAt = Infinity;
     if (closed) return;
+    pollRunning = true;
     const signature = await pathSignature(absolute);
+    pollRunning = false;
     if (closed) return;
-    if (lastSignature !== undefined && signature !== lastSignature) scheduleRead(0);
+    if (lastSignature !== undefined && signature !== lastSignature) {
+      scheduleRead(0);
+      // A change nothing reported: the watch is deaf until it hears again.
+      if (!heard) deaf = true;
+    } else if (heard) {
+      deaf = false;
+    }
+    heard = false;
     lastSignature = signature;
+    armPoll();
+  }
+
+  /**
+   * Arms the next poll: soon while the watch may be deaf (a pipe held at the path, or a change
+   * it missed), rarely while it hears. An armed poll later than that is brought forward.
+   */
+  function armPoll(): void {
+    // A poll in flight arms the next itself.
+    if (closed || pollMs <= 0 || pollRunning) return;
+    const now = timers.now();
+    const dueAt = now + (pipes.size > 0 || deaf ? pollMs : guardPollMs);
+    if (dueAt >= pollDueAt) return;
+    if (pollTimer !== undefined) timers.clearTimeout(pollTimer);
+    pollDueAt = dueAt;
     pollTimer = timers.setTimeout(() => {
       polling = poll();
-    }, pollMs);
+    }, dueAt - now);
   }
 
   function waitRetry(): Promise<void> {
@@ -378,6 +421,7 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
       let failed = false;
       try {
         for await (const event of osWatcher) {
+          heard = true;
           if (event.flag === "rescan") break;
           if (event.kind === "remove" && event.paths.some((p) => directories.includes(p))) break;
           if (isRelevant(event)) onEvent();

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { EnvReadResult } from "../../../src/token/env_file.ts";
 import { type EnvWatcher, watchEnvFile } from "../../../src/token/env_watcher.ts";
+import { FakeClock } from "../../../src/testing/fake_clock.ts";
 
 const TIMEOUT_MS = 5000;
 
@@ -294,6 +295,55 @@ Deno.test("watchEnvFile() reads only when its (injected) debounce timer fires", 
     assert.equal(log.reads.length, 1);
     fireAll();
     await log.token(token(1));
+  } finally {
+    await watcher.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("watchEnvFile() polls rarely while the watch hears, every pollMs once a pipe is at the path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kitekeeper_watch_" });
+  const path = `${dir}/.env`;
+  await Deno.writeTextFile(path, `KITE_ACCESS_TOKEN=${token(1)}\n`);
+  const clock = new FakeClock(0);
+  const log = recorder();
+  /** Fires what is due now until `done()`, waiting on the real file system in between. */
+  async function until(done: () => boolean, label: string): Promise<void> {
+    const deadline = performance.now() + TIMEOUT_MS;
+    while (!done()) {
+      if (performance.now() > deadline) throw new Error(`Timed out waiting for ${label}`);
+      clock.tick(0);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+  const watcher = watchEnvFile(path, {
+    onRead: log.onRead,
+    timers: clock,
+    pollMs: 1000,
+    guardPollMs: 10_000,
+  });
+  try {
+    await until(() => log.reads.length === 1 && clock.nextDue === 10_000, "the first read");
+    assert.equal(clock.pending, 1, "one timer while the watch hears: the guard poll");
+
+    // Deno's watch reports nothing for a pipe renamed into place, nor anything after it.
+    await new Deno.Command("mkfifo", { args: [`${dir}/fifo`] }).output();
+    await Deno.rename(`${dir}/fifo`, path);
+    clock.tick(9_999);
+    assert.equal(log.reads.length, 1, "nothing is read before the guard poll");
+    clock.tick(1);
+    await until(() => log.reads.length === 2 && clock.nextDue === 11_000, "the pipe noted");
+    assert.deepEqual(log.reads[1], {
+      kind: "unreadable",
+      detail: "a named pipe (FIFO), not a regular file",
+    });
+
+    // While the pipe holds the watch, a regular file put back is found by the 1 s poll.
+    await Deno.writeTextFile(`${dir}/next`, `KITE_ACCESS_TOKEN=${token(2)}\n`);
+    await Deno.rename(`${dir}/next`, path);
+    clock.tick(1000);
+    await until(() => log.reads.length === 3, "the regular file read");
+    assert.equal(tokenOf(log.reads[2]!), token(2));
   } finally {
     await watcher.close();
     await Deno.remove(dir, { recursive: true });
