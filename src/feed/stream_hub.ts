@@ -12,7 +12,8 @@
  * @module
  */
 import type { Clock, TimerId } from "../clock.ts";
-import { type InstrumentQuote, quoteOf } from "./store.ts";
+import type { InstrumentQuote } from "./store.ts";
+import { tickFrameWriter } from "./tick_frame.ts";
 import type { Tick } from "../kite/packets.ts";
 import type { Actor } from "../lifecycle/actor.ts";
 import type { Snapshot } from "../lifecycle/machine.ts";
@@ -98,11 +99,6 @@ function frame(event: "state" | "tick", data: string): string {
   return `event: ${event}\ndata: ${data}\n\n`;
 }
 
-function tickFrame(tick: Tick, at: string): string {
-  const data: TickEvent = { token: tick.instrument_token, ...quoteOf(tick, at) };
-  return frame("tick", JSON.stringify(data));
-}
-
 /** What a page shows changed: anything else (e.g. a data timestamp) is not a state event. */
 function shownChange(snapshot: Snapshot, previous: Snapshot): boolean {
   return snapshot.state !== previous.state || snapshot.loginNeeded !== previous.loginNeeded ||
@@ -124,6 +120,7 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
   const { clock, flushMs = 100, heartbeatMs = 15_000, maxQueued = 512, retryMs = 2000 } = options;
   const clients = new Set<Client>();
   const pending = new Map<number, { tick: Tick; at: number }>();
+  const tickFrame = tickFrameWriter();
   let flushTimer: TimerId | undefined;
   let lastFlushAt = Number.NEGATIVE_INFINITY;
   let heartbeatTimer: TimerId | undefined;

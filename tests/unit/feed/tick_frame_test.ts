@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import type { Tick } from "../../../src/kite/packets.ts";
+import { quoteOf } from "../../../src/feed/store.ts";
+import type { TickEvent } from "../../../src/feed/stream_hub.ts";
+import { tickFrameWriter } from "../../../src/feed/tick_frame.ts";
+
+/** The frame as the hub wrote it before: the quote object, then JSON.stringify. */
+function viaJson(tick: Tick, at: string): string {
+  const data: TickEvent = { token: tick.instrument_token, ...quoteOf(tick, at) };
+  return `event: tick\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+const price = fc.oneof(
+  fc.double(),
+  fc.constantFrom(0, -0, 1034.55, 1e21, 5e-7, Number.NaN, Number.POSITIVE_INFINITY),
+);
+// Known names (NIFTY 50, INFY…) and unknown tokens, whose name is the token as text.
+const token = fc.oneof(fc.constantFrom(256265, 260105, 265, 408065), fc.nat(2 ** 32 - 1));
+const at = fc.constantFrom("2026-01-05T04:15:00.123Z", "2026-01-05T04:15:01.000Z");
+
+function quoteTick(instrument_token: number, last: number, change: number, percent: number): Tick {
+  return {
+    kind: "index",
+    mode: "quote",
+    instrument_token,
+    tradable: false,
+    last_price: last,
+    ohlc: { open: 1, high: 2, low: 0.5, close: 1 },
+    net_change: change,
+    change_percent: percent,
+    exchange_timestamp: 0,
+  };
+}
+
+Deno.test("a tick frame is byte for byte the JSON of the tick's quote, in every mode", () => {
+  const tickFrame = tickFrameWriter();
+  fc.assert(
+    fc.property(token, price, price, price, at, fc.boolean(), (t, last, change, pct, when, ltp) => {
+      const tick: Tick = ltp
+        ? { kind: "ltp", mode: "ltp", instrument_token: t, tradable: true, last_price: last }
+        : quoteTick(t, last, change, pct);
+      assert.equal(tickFrame(tick, when), viaJson(tick, when));
+    }),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("a tick frame carries its own instrument's name after many instruments came and went", () => {
+  const tickFrame = tickFrameWriter();
+  for (let t = 1; t <= 25_000; t++) tickFrame(quoteTick(t, 1, 0, 0), "2026-01-05T04:15:00.123Z");
+  const infy = quoteTick(408065, 1500.5, 2.5, 0.1668);
+  assert.equal(tickFrame(infy, "x"), viaJson(infy, "x"));
+  assert.match(tickFrame(infy, "x"), /"name":"INFY"/);
+});
