@@ -17,7 +17,7 @@ import {
 import { KITE } from "../src/testing/daemon_harness.ts";
 import { freePort } from "../src/testing/simulator_env.ts";
 import { optionTokens } from "../src/simulator/instruments.ts";
-import type { ClientReport } from "./_bench_client.ts";
+import type { ClientReport, WsRead } from "./_bench_client.ts";
 import { delay } from "./_bench_stats.ts";
 
 export { freePort, KITE };
@@ -367,7 +367,7 @@ export interface ClientFleet extends AsyncDisposable {
 /** Starts a `ws` or `sse` fleet; resolves once every connection has had a tick. */
 export async function startClientFleet(
   kind: "ws" | "sse",
-  options: { url: string; tokens?: readonly number[]; clients?: number },
+  options: { url: string; tokens?: readonly number[]; clients?: number; read?: WsRead },
 ): Promise<ClientFleet> {
   const child = spawnDeno([
     "run",
@@ -380,6 +380,8 @@ export async function startClientFleet(
     (options.tokens ?? []).join(","),
     "--clients",
     String(options.clients ?? 1),
+    "--read",
+    options.read ?? "decode",
   ]);
   try {
     await child.stdout.waitFor(/^ready$/, 60_000);
@@ -399,6 +401,56 @@ export async function startClientFleet(
       const line = child.stdout.lines.find((l) => l.startsWith(match[0])) ?? "";
       await child.exited;
       return (JSON.parse(line) as { report: ClientReport }).report;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** The bare relay (`scripts/_bench_relay.ts`) running in its own process. */
+export interface BareRelay extends AsyncDisposable {
+  /** Where it serves `/stream` and `/ws`, e.g. `http://127.0.0.1:40123`. */
+  readonly url: string;
+  readonly pid: number;
+  /** Starts its CPU window. */
+  start(): Promise<void>;
+  /** Ends the window; its CPU over it (its own getrusage), % of one core. */
+  cpuPercent(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Starts the bare relay on the ticker at `tickerUrl`, subscribed to `tokens` in full mode. */
+export async function startBareRelay(
+  tickerUrl: string,
+  tokens: readonly number[],
+): Promise<BareRelay> {
+  const relay = spawnDeno([
+    "run",
+    "--allow-net=127.0.0.1",
+    new URL("./_bench_relay.ts", import.meta.url).pathname,
+    "--ticker",
+    tickerUrl,
+    "--tokens",
+    tokens.join(","),
+  ]);
+  let url: string;
+  try {
+    const match = await relay.stdout.waitFor(/relay listening on (http:\/\/\S+)/, 30_000);
+    url = match[1] as string;
+  } catch (error: unknown) {
+    await relay.close();
+    throw new Error(`Failed to start the bare relay: ${(error as Error).message}`);
+  }
+  const close = () => relay.close();
+  return {
+    url,
+    pid: relay.pid,
+    start: () => relay.send("start"),
+    async cpuPercent() {
+      await relay.endInput();
+      const report = await relay.stdout.waitFor(/^\{"relay":/, 30_000);
+      const line = relay.stdout.lines.find((l) => l.startsWith(report[0])) ?? "";
+      return (JSON.parse(line) as { relay: { cpu_percent: number } }).relay.cpu_percent;
     },
     close,
     [Symbol.asyncDispose]: close,

@@ -1,8 +1,13 @@
 /**
- * A bare relay, for the fan-out benchmark's second baseline: one WebSocket to the
- * (simulated) ticker, and a bare `Deno.serve` `/stream` that sends, for every message, as
- * many SSE tick frames as it has packets — a fixed frame of the daemon's size, encoded once
- * and handed to every client. No decoding, no state, no Hono: what moving the bytes costs.
+ * A bare relay, for the fan-out and endpoint benchmarks' baselines: one WebSocket to the
+ * (simulated) ticker, and a bare `Deno.serve` with
+ * - `/stream`, which sends, for every message, as many SSE tick frames as it has packets — a
+ *   fixed frame of the daemon's size, encoded once and handed to every client;
+ * - `/ws`, a WebSocket that gets every binary message of the ticker as it came (what a
+ *   Kite-compatible endpoint sends a client subscribed to everything); what it is sent is
+ *   ignored.
+ *
+ * No decoding, no state, no Hono: what moving the bytes costs.
  *
  * ```sh
  * deno run --allow-net=127.0.0.1 scripts/_bench_relay.ts --ticker WS_URL --tokens 1,2,3
@@ -55,6 +60,7 @@ async function main(): Promise<void> {
   if (values.ticker === undefined) throw new TypeError("Failed to start: --ticker is required");
   const tokens = values.tokens.split(",").filter((t) => t !== "").map(Number);
   const clients = new Set<ReadableStreamDefaultController<Uint8Array>>();
+  const sockets = new Set<WebSocket>();
   const encoder = new TextEncoder();
 
   const socket = new WebSocket(values.ticker);
@@ -65,7 +71,9 @@ async function main(): Promise<void> {
   };
   socket.onmessage = (event) => {
     const data = event.data;
-    if (!(data instanceof ArrayBuffer) || data.byteLength <= 1) return;
+    if (!(data instanceof ArrayBuffer)) return;
+    for (const client of sockets) client.send(data);
+    if (data.byteLength <= 1 || clients.size === 0) return;
     const packets = new DataView(data).getInt16(0);
     const bytes = encoder.encode(FRAME.repeat(packets));
     for (const client of clients) client.enqueue(bytes);
@@ -76,7 +84,14 @@ async function main(): Promise<void> {
     hostname: "127.0.0.1",
     port: 0,
     onListen: ({ hostname, port }) => console.log(`relay listening on http://${hostname}:${port}`),
-  }, () => {
+  }, (request) => {
+    if (new URL(request.url).pathname === "/ws") {
+      const { socket, response } = Deno.upgradeWebSocket(request);
+      socket.binaryType = "arraybuffer";
+      socket.onopen = () => sockets.add(socket);
+      socket.onclose = () => sockets.delete(socket);
+      return response;
+    }
     let self: ReadableStreamDefaultController<Uint8Array> | undefined;
     const body = new ReadableStream<Uint8Array>({
       start(controller) {

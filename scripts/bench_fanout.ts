@@ -37,7 +37,7 @@ import {
   equityTokens,
   KITE,
   procSample,
-  spawnDeno,
+  startBareRelay,
   startBenchSimulator,
   startClientFleet,
   startDaemonChild,
@@ -244,31 +244,14 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
   log(`fan-out: bare relay → ${clients} /stream clients in ${processes} processes, ${seconds}`);
   let relayed: ServedPhase;
   {
-    await using relay = spawnDeno([
-      "run",
-      "--allow-net=127.0.0.1",
-      new URL("./_bench_relay.ts", import.meta.url).pathname,
-      "--ticker",
-      tickerUrl(),
-      "--tokens",
-      tokens.join(","),
-    ]);
-    const match = await relay.stdout.waitFor(/relay listening on (http:\/\/\S+)/, 30_000);
-    relayed = await servedPhase(sim, `${match[1]}/stream`, {
+    await using relay = await startBareRelay(tickerUrl(), tokens);
+    relayed = await servedPhase(sim, `${relay.url}/stream`, {
       pid: relay.pid,
       clients,
       processes,
       warmupMs,
       windowMs,
-      selfReport: {
-        start: () => relay.send("start"),
-        async cpuPercent() {
-          await relay.endInput();
-          const report = await relay.stdout.waitFor(/^\{"relay":/, 30_000);
-          const line = relay.stdout.lines.find((l) => l.startsWith(report[0])) ?? "";
-          return (JSON.parse(line) as { relay: { cpu_percent: number } }).relay.cpu_percent;
-        },
-      },
+      selfReport: relay,
     });
   }
 
