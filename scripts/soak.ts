@@ -15,8 +15,9 @@
  * the new generation.
  * - Rotations alternate: even ones write the token into `.env` with the daemon's own writer
  *   (the watcher picks it up); odd ones send `TokenLoaded` straight to the actor, as the login
- *   callback's last step does. Every `--login-every`-th odd one runs the whole real login
- *   instead (`driveLogin`: login redirect, the simulated Kite form, the callback's HMAC state,
+ *   callback's last step does. Every `--login-every`-th odd one (or, to keep within the login
+ *   route's rate limit of 2 a second, the first odd one 550 ms after the previous login) runs
+ *   the whole real login instead (`driveLogin`: login redirect, the simulated Kite form, the callback's HMAC state,
  *   the exchange and the `.env` write); it takes a few HTTP round trips more, hence a
  *   fraction. A file rotation always follows a login, so the watcher's late read of the
  *   login's write cannot undo a later direct delivery.
@@ -287,6 +288,9 @@ interface RunContext {
 
 type RotationKind = "file" | "direct" | "login";
 
+/** The least time between two real logins: the login route allows 2 a second past a burst of 30. */
+const LOGIN_SPACING_MS = 550;
+
 async function run(daemon: Daemon, sim: Simulator, ctx: RunContext): Promise<SoakReport> {
   const { actor } = daemon;
 
@@ -314,12 +318,22 @@ async function run(daemon: Daemon, sim: Simulator, ctx: RunContext): Promise<Soa
   }
 
   const done = { file: 0, direct: 0, login: 0 };
+  // A login falls due every `loginEvery`-th odd rotation and runs on the first odd one at
+  // least LOGIN_SPACING_MS after the previous login: the login route answers 429 past its
+  // rate limit, and the soak goes faster than that.
+  let loginDue = false;
+  let lastLoginAt = -Infinity;
   async function rotate(i: number): Promise<void> {
+    if (ctx.loginEvery > 0 && i % (2 * ctx.loginEvery) === 1) loginDue = true;
     const kind: RotationKind = i % 2 === 0
       ? "file"
-      : ctx.loginEvery > 0 && i % (2 * ctx.loginEvery) === 1
+      : loginDue && performance.now() - lastLoginAt >= LOGIN_SPACING_MS
       ? "login"
       : "direct";
+    if (kind === "login") {
+      loginDue = false;
+      lastLoginAt = performance.now();
+    }
     const before = actor.snapshot();
     let print = "";
     if (kind === "file") {
