@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Clock } from "../../src/clock.ts";
+import { type Clock, systemClock } from "../../src/clock.ts";
 import type { Daemon } from "../../src/daemon.ts";
 
 /** True when the feed holds a tick for every one of `tokens`. */
@@ -15,12 +15,13 @@ export function hasTicksFor(daemon: Daemon, tokens: readonly number[]): boolean 
 
 /** The real clock, shifted by a settable offset: time jumps without waiting. */
 export function skewedClock(): Clock & { skew: number } {
+  const timers = systemClock();
   return {
     skew: 0,
     now() {
       return Date.now() + this.skew;
     },
-    setTimeout: (callback, ms) => setTimeout(callback, ms),
-    clearTimeout: (id) => clearTimeout(id),
+    setTimeout: timers.setTimeout,
+    clearTimeout: timers.clearTimeout,
   };
 }
