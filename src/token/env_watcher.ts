@@ -271,6 +271,7 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
       readAgain = false;
       // The chain first: once the caller has seen this read, events on the new target count.
       const nextChain = await linkChain(absolute);
+      coverPending();
       const result = await readEnvFile(absolute, readOptions);
       if (closed) return;
       // A pipe at the path holds Deno's watch thread (see createPipeRelease): keep a handle
@@ -300,6 +301,18 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
       }
       first = false;
     } while (readAgain && !closed);
+  }
+
+  /**
+   * Drops the reads due for events seen so far: they happened before the read about to start,
+   * so it sees their changes (a rename is reported twice, and the second report must not cost
+   * a read 50 ms later). Events seen after it starts are read again as usual.
+   */
+  function coverPending(): void {
+    readAgain = false;
+    if (debounceTimer !== undefined) timers.clearTimeout(debounceTimer);
+    debounceTimer = undefined;
+    pendingSince = undefined;
   }
 
   function startRead(options: { lead: boolean }): void {
@@ -336,11 +349,7 @@ export function watchEnvFile(path: string, options: WatchEnvFileOptions): EnvWat
       pendingSince = now;
       leadTimer = timers.setTimeout(() => {
         leadTimer = undefined;
-        // Events since the first are older than this read, so it sees their changes too (a
-        // rename is reported twice, by the new name and by both): no read after it for them.
-        if (debounceTimer !== undefined) timers.clearTimeout(debounceTimer);
-        debounceTimer = undefined;
-        pendingSince = undefined;
+        // The events since the first are covered by this read (see coverPending).
         startRead({ lead: true });
       }, 0);
     } else {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { EnvReadResult } from "../../../src/token/env_file.ts";
+import { type EnvReadResult, writeToken } from "../../../src/token/env_file.ts";
 import { type EnvWatcher, watchEnvFile } from "../../../src/token/env_watcher.ts";
 import { FakeClock } from "../../../src/testing/fake_clock.ts";
 
@@ -247,53 +247,68 @@ Deno.test("watchEnvFile() closes on abort, and close() is idempotent", async () 
   }
 });
 
-Deno.test("watchEnvFile() reads only when its (injected) debounce timer fires", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "kitekeeper_watch_" });
+/** Timers that fire only when told: `untilArmed(n)` waits until `n` are pending. */
+function manualTimers() {
   const pending = new Map<number, () => void>();
   let armed: (() => void) | undefined;
   let nextId = 1;
-  const timers = {
-    setTimeout(fn: () => void, _ms: number): number {
-      const id = nextId++;
-      pending.set(id, fn);
-      armed?.();
-      return id;
+  return {
+    pending,
+    timers: {
+      setTimeout(fn: () => void, _ms: number): number {
+        const id = nextId++;
+        pending.set(id, fn);
+        armed?.();
+        return id;
+      },
+      clearTimeout(id: number): void {
+        pending.delete(id);
+      },
+      now: () => 0,
     },
-    clearTimeout(id: number): void {
-      pending.delete(id);
+    /** Fires the timers pending now (the first `count` of them, all by default). */
+    fire(count = Infinity): void {
+      const due = [...pending].slice(0, count);
+      for (const [id] of due) pending.delete(id);
+      for (const [, fn] of due) fn();
     },
-    now: () => 0,
+    async untilArmed(count = 1): Promise<void> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        while (pending.size < count) {
+          await new Promise<void>((resolve, reject) => {
+            armed = resolve;
+            timer = setTimeout(() => reject(new Error("No timer was set")), TIMEOUT_MS);
+          });
+          clearTimeout(timer);
+        }
+      } finally {
+        armed = undefined;
+        clearTimeout(timer);
+      }
+    },
   };
-  function fireAll(): void {
-    const due = [...pending.values()];
-    pending.clear();
-    for (const fn of due) fn();
-  }
-  async function untilArmed(): Promise<void> {
-    if (pending.size > 0) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        armed = resolve;
-        timer = setTimeout(() => reject(new Error("No debounce timer was set")), TIMEOUT_MS);
-      });
-    } finally {
-      armed = undefined;
-      clearTimeout(timer);
-    }
-  }
+}
+
+Deno.test("watchEnvFile() reads only when its (injected) debounce timer fires", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kitekeeper_watch_" });
+  const manual = manualTimers();
   const log = recorder();
   // No poll: every timer armed here is the debounce.
-  const watcher = watchEnvFile(`${dir}/.env`, { onRead: log.onRead, timers, pollMs: 0 });
+  const watcher = watchEnvFile(`${dir}/.env`, {
+    onRead: log.onRead,
+    timers: manual.timers,
+    pollMs: 0,
+  });
   try {
-    await untilArmed();
+    await manual.untilArmed();
     assert.equal(log.reads.length, 0);
-    fireAll();
+    manual.fire();
     assert.deepEqual(await log.one(), { kind: "missing" });
     await Deno.writeTextFile(`${dir}/.env`, `KITE_ACCESS_TOKEN=${token(1)}\n`);
-    await untilArmed();
+    await manual.untilArmed();
     assert.equal(log.reads.length, 1);
-    fireAll();
+    manual.fire();
     await log.token(token(1));
   } finally {
     await watcher.close();
@@ -344,6 +359,30 @@ Deno.test("watchEnvFile() polls rarely while the watch hears, every pollMs once 
     clock.tick(1000);
     await until(() => log.reads.length === 3, "the regular file read");
     assert.equal(tokenOf(log.reads[2]!), token(2));
+  } finally {
+    await watcher.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("watchEnvFile() reads a rename-save once: its second event leaves no read pending", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kitekeeper_watch_" });
+  const path = `${dir}/.env`;
+  await Deno.writeTextFile(path, `KITE_ACCESS_TOKEN=${token(1)}\n`);
+  const manual = manualTimers();
+  const log = recorder();
+  const watcher = watchEnvFile(path, { onRead: log.onRead, timers: manual.timers, pollMs: 0 });
+  try {
+    await manual.untilArmed();
+    manual.fire();
+    await log.token(token(1));
+    await writeToken(path, token(2));
+    // The rename is reported by the new name and by both: the read for the first (its timer
+    // armed first) and the debounce for the second.
+    await manual.untilArmed(2);
+    manual.fire(1);
+    await log.token(token(2));
+    assert.equal(manual.pending.size, 0, "the read covered the second event");
   } finally {
     await watcher.close();
     await Deno.remove(dir, { recursive: true });
