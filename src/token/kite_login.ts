@@ -1,7 +1,7 @@
 /**
  * Both ends of Kite's login as the daemon runs them: the login URL carrying a fresh signed
- * state, and the callback, which exchanges the request_token, writes the token into `.env`
- * and hands it to the lifecycle.
+ * state, and the callback, which exchanges the request_token, hands the token to the
+ * lifecycle and writes it into `.env`.
  *
  * @module
  */
@@ -59,8 +59,6 @@ export interface KiteLogin {
 export function createKiteLogin(settings: KiteLoginSettings, options: KiteLoginOptions): KiteLogin {
   const { states, clock, log, send } = options;
   const endpoint = { apiRoot: settings.apiRoot, apiKey: settings.apiKey };
-  // The last token whose write failed, for the log line.
-  let unwritten: string | null = null;
   return {
     async loginUrl() {
       return buildLoginUrl(settings.loginUrl, settings.apiKey, {
@@ -77,30 +75,28 @@ export function createKiteLogin(settings: KiteLoginSettings, options: KiteLoginO
             now: () => clock.now(),
           }),
         invalidate: (token) => invalidateToken(token, endpoint),
-        async persist(token) {
+        deliver(session) {
+          send({
+            type: "TokenLoaded",
+            token: session.accessToken,
+            fingerprint: fingerprint(session.accessToken),
+            source: "callback",
+            issuedAt: session.loginTime,
+          });
+        },
+        async persist(session) {
+          const token = session.accessToken;
+          const done = `Login completed for ${session.userId}; token ${fingerprint(token)}`;
           try {
             await writeToken(settings.envFile, token, { maxBytes: settings.envMaxBytes });
           } catch (error: unknown) {
-            unwritten = token;
             options.writeFailed(token, error instanceof Error ? error.message : String(error));
+            log("info", `${done} NOT written to .env`);
             throw error;
           }
           // A restore of the bytes the watcher last read must not go unnoticed now.
           options.written();
-        },
-        deliver(session) {
-          const print = fingerprint(session.accessToken);
-          const where = unwritten === session.accessToken
-            ? "NOT written to .env"
-            : "written to .env";
-          log("info", `Login completed for ${session.userId}; token ${print} ${where}`);
-          send({
-            type: "TokenLoaded",
-            token: session.accessToken,
-            fingerprint: print,
-            source: "callback",
-            issuedAt: session.loginTime,
-          });
+          log("info", `${done} written to .env`);
         },
         pinnedUserId: settings.userId,
         tokenPattern: settings.tokenPattern,

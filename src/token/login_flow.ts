@@ -1,9 +1,9 @@
 /**
  * The login callback, as a sequence of checks that each either refuses with a reason or
- * passes: the login state, Kite's status, the request_token exchange, the user pin, the
- * `.env` write, and finally the hand-over to the lifecycle. A token of an unexpected shape
- * is a warning, not a refusal: Kite's session is real once the exchange succeeded.
- * Nothing is written unless every check before the write passed.
+ * passes: the login state, Kite's status, the request_token exchange, the user pin; then the
+ * hand-over to the lifecycle, and the `.env` write. A token of an unexpected shape is a
+ * warning, not a refusal: Kite's session is real once the exchange succeeded.
+ * Nothing is written unless every check passed.
  *
  * @module
  */
@@ -27,13 +27,13 @@ export interface CallbackDeps {
   exchange(requestToken: string): Promise<KiteSession>;
   /** Kills a token upstream (used for a session of the wrong user). */
   invalidate(token: string): Promise<boolean>;
-  /**
-   * Writes the token into `.env`; rejects with `Failed to write .env: …` (the session is
-   * then delivered all the same, and the caller tells the operator `.env` is stale).
-   */
-  persist(token: string): Promise<void>;
-  /** Hands the new token to the lifecycle; the redirect waits for it. */
+  /** Hands the new token to the lifecycle, before it is written; the redirect waits for it. */
   deliver(session: KiteSession): Promise<void> | void;
+  /**
+   * Writes the delivered session's token into `.env`; rejects with `Failed to write .env: …`
+   * (the session stays in use, and the caller tells the operator `.env` is stale).
+   */
+  persist(session: KiteSession): Promise<void>;
   /** The pinned user, when one is set. */
   readonly pinnedUserId: string | undefined;
   /** What a Kite access token looks like; a session's token that does not is still used. */
@@ -110,15 +110,17 @@ export async function completeLogin(
     );
   }
 
+  // The feed need not wait for the write and its fsyncs: the token is handed over first, and
+  // the watcher's read of the write finds the token in use (nothing reopens).
+  await deps.deliver(session);
   let envStale: string | undefined;
   try {
-    await deps.persist(session.accessToken);
+    await deps.persist(session);
   } catch (error: unknown) {
     // Kept and used rather than invalidated: the session is good, and killing it would take
     // the feed down over a file the operator can fix while it runs.
     envStale = error instanceof Error ? error.message : String(error);
   }
-  await deps.deliver(session);
   return envStale === undefined
     ? { kind: "ok", userId: session.userId }
     : { kind: "ok", userId: session.userId, envStale };

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { parseEnv } from "../../src/token/env_file.ts";
 import { driveLogin } from "../../src/testing/login_driver.ts";
 import { KITE, startHarness, waitFor } from "../../src/testing/daemon_harness.ts";
 
@@ -47,6 +48,34 @@ Deno.test("the callback refuses bad states and Kite's refusals, leaving .env byt
 
   assert.deepEqual(await Deno.readFile(h.envFile), before);
   assert.equal(daemon.actor.snapshot().state.name, "Expired");
+});
+
+Deno.test("a login hands its token over before writing .env, and reading it back reopens nothing", async () => {
+  await using h = await startHarness();
+  const { daemon } = h;
+  const before = await Deno.readTextFile(h.envFile);
+  // What .env held at the moment the lifecycle took each new token.
+  const heldWhenTaken: string[] = [];
+  const unsubscribe = daemon.actor.subscribe((snapshot, previous) => {
+    if (snapshot.token !== null && snapshot.token.token !== previous.token?.token) {
+      heldWhenTaken.push(Deno.readTextFileSync(h.envFile));
+    }
+  });
+  try {
+    assert.equal((await driveLogin(daemon.url, KITE)).status, 302);
+  } finally {
+    unsubscribe();
+  }
+  const token = daemon.actor.snapshot().token;
+  assert.equal(token?.source, "callback");
+  assert.deepEqual(heldWhenTaken, [before], "the feed did not wait for the write");
+  // The redirect waited for the write.
+  assert.equal(parseEnv(await Deno.readTextFile(h.envFile))["KITE_ACCESS_TOKEN"], token?.token);
+  await waitFor(daemon, "Live after login", (s) => s.state.name === "Live");
+  const gen = daemon.actor.snapshot().gen;
+  await daemon.reload();
+  assert.equal(daemon.actor.snapshot().gen, gen, "the written token read back opens no socket");
+  assert.equal(daemon.actor.snapshot().token?.source, "callback");
 });
 
 Deno.test("a replayed callback is refused as reused and changes nothing", async () => {
