@@ -25,6 +25,15 @@ async function redirectOf(response: Response, what: string): Promise<string> {
   return location;
 }
 
+/** Options of {@linkcode driveLogin}. */
+export interface DriveLoginOptions {
+  /**
+   * Called just before the browser follows Kite's redirect to the callback: where a user who
+   * has submitted Kite's form starts waiting for kitekeeper.
+   */
+  readonly beforeCallback?: () => void;
+}
+
 /**
  * Logs in through `daemonUrl`'s `/api/auth/login` with Kite credentials `userId`/`password`.
  * Rejects when a step before the callback does not redirect; the callback's own answer is
@@ -33,6 +42,7 @@ async function redirectOf(response: Response, what: string): Promise<string> {
 export async function driveLogin(
   daemonUrl: string,
   credentials: { userId: string; password: string },
+  options: DriveLoginOptions = {},
 ): Promise<LoginDriveResult> {
   const start = await fetch(new URL("/api/auth/login", daemonUrl), { redirect: "manual" });
   const kiteLogin = new URL(await redirectOf(start, "/api/auth/login"), daemonUrl);
@@ -48,6 +58,7 @@ export async function driveLogin(
     redirect: "manual",
   });
   const callback = await redirectOf(posted, "Kite's login form");
+  options.beforeCallback?.();
   const answer = await fetch(callback, { redirect: "manual" });
   return {
     status: answer.status,
