@@ -1,7 +1,9 @@
 /**
  * Feeds {@linkcode observeGaps} from the lifecycle: on every snapshot change (a socket
- * opening or failing, data arriving) and once a second on the injected clock (so silence past
- * the stall limit, and the market's opening and closing, are seen without an event).
+ * opening or failing, data arriving), and on the injected clock at the next instant the
+ * verdict can change without an event: a shard's silence passing the stall limit while the
+ * market is open, or the market opening or closing. An idle daemon outside market hours
+ * wakes for none of it; in market hours, once per stall limit while data flows.
  *
  * @module
  */
@@ -28,8 +30,6 @@ export interface GapWatchOptions {
   readonly holidays: ReadonlySet<string>;
   /** Called with each gap as it closes (for the journal). */
   readonly onGap?: (gap: Gap) => void;
-  /** How often to look without an event; default 1000 ms. */
-  readonly checkEveryMs?: number;
 }
 
 /** A running gap watch. */
@@ -57,14 +57,38 @@ export function gapObservation(
   };
 }
 
+// setTimeout's longest delay; a later instant is looked at again then.
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
+/**
+ * The next instant after `now` that can change the verdict on `snapshot` with no event: the
+ * market's next change, and while it is open, the first instant past the stall limit of each
+ * shard not yet past it.
+ */
+export function nextGapCheck(
+  snapshot: Snapshot,
+  at: { readonly now: number; readonly open: boolean; readonly until: number },
+): number {
+  let next = at.until;
+  if (!at.open) return next;
+  for (const shard of snapshot.shards) {
+    if (shard.plan.size === 0 || shard.socket?.phase !== "open") continue;
+    const stalled = shard.socket.activeAt + snapshot.config.stallMs + 1;
+    if (stalled > at.now) next = Math.min(next, stalled);
+  }
+  return next;
+}
+
 /** Starts watching; dispose it to stop. */
 export function watchGaps(options: GapWatchOptions): GapWatch {
   const { lifecycle, clock, holidays } = options;
-  const checkEveryMs = options.checkEveryMs ?? 1000;
   let tally: GapTally = emptyGapTally(clock.now());
   // The market phase holds until next_change: the calendar is walked only then.
   let market = { openSince: null as number | null, from: -Infinity, until: -Infinity };
   let timer: TimerId | undefined;
+  // When the armed timer fires (Infinity: none armed).
+  let timerAt = Infinity;
+  let disposed = false;
 
   function openSince(now: number): number | null {
     if (now < market.from || now >= market.until) {
@@ -85,19 +109,33 @@ export function watchGaps(options: GapWatchOptions): GapWatch {
     });
     tally = step.tally;
     for (const gap of step.closed) options.onGap?.(gap);
+    arm(nextGapCheck(snapshot, { now, open: market.openSince !== null, until: market.until }), now);
   }
 
-  function tick(): void {
+  /**
+   * Makes sure a timer fires by `at`. One armed earlier is kept (it looks, then arms for what
+   * is next then), so data that keeps pushing the stall limit on re-arms nothing.
+   */
+  function arm(at: number, now: number): void {
+    if (disposed || at >= timerAt || !(at > now)) return;
+    if (timer !== undefined) clock.clearTimeout(timer);
+    timerAt = at;
+    timer = clock.setTimeout(fired, Math.min(Math.max(0, at - now), MAX_DELAY_MS));
+  }
+
+  function fired(): void {
+    timer = undefined;
+    timerAt = Infinity;
     observe(lifecycle.snapshot());
-    timer = clock.setTimeout(tick, checkEveryMs);
   }
 
   const unsubscribe = lifecycle.subscribe((snapshot) => observe(snapshot));
-  timer = clock.setTimeout(tick, checkEveryMs);
+  observe(lifecycle.snapshot());
   return {
     today: () => gapsToday(tally, clock.now()),
     secondsTotal: () => gapSecondsTotal(tally, clock.now()),
     [Symbol.dispose]() {
+      disposed = true;
       unsubscribe();
       if (timer !== undefined) clock.clearTimeout(timer);
       timer = undefined;
