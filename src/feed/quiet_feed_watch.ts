@@ -1,6 +1,9 @@
 /**
  * Runs {@linkcode assessQuietFeed} on the injected clock and logs one warning per quiet
- * episode (and one line when ticks resume after it). An episode is identified by the instant
+ * episode (and one line when ticks resume after it). It looks again when the verdict can
+ * change: at the market's next phase while it is not open, when the quiet time would reach
+ * the threshold while ticks flow (ticks push it on: one look per threshold), and every
+ * `checkEveryMs` while the feed is not Live or quiet. An episode is identified by the instant
  * its quiet time began, so a check every few seconds never repeats the warning, and a new
  * silence after ticks resumed (or after a reconnect) warns again.
  *
@@ -8,6 +11,7 @@
  */
 import type { Clock, TimerId } from "../clock.ts";
 import type { Logger } from "../log.ts";
+import { marketPhase } from "../market/phase.ts";
 import {
   assessQuietFeed,
   type FeedObservation,
@@ -23,7 +27,7 @@ export interface QuietFeedWatchOptions {
   readonly holidays: ReadonlySet<string>;
   /** How long without a tick, while open and Live, is worth a warning (ms, > 0). */
   readonly thresholdMs: number;
-  /** How often to check; default 15 s (a warning is logged at most this late). */
+  /** How often to check while not Live or quiet; default 15 s. */
   readonly checkEveryMs?: number;
 }
 
@@ -39,6 +43,8 @@ export interface QuietFeedWatch extends Disposable {
 
 const DEFAULT_CHECK_EVERY_MS = 15_000;
 const MINUTE_MS = 60_000;
+// setTimeout's longest delay; a later instant is looked at again then.
+const MAX_DELAY_MS = 2 ** 31 - 1;
 
 /**
  * Starts checking `observe()` every `checkEveryMs` on `options.clock`.
@@ -69,11 +75,26 @@ export function watchQuietFeed(
     return assessQuietFeed(clock.now(), observe(), { holidays, thresholdMs });
   }
 
+  /** How long until `verdict` can change without a look. */
+  function nextLookIn(now: QuietFeed, at: number): number {
+    switch (now.kind) {
+      case "market_not_open":
+        return marketPhase(at, { holidays }).next_change - at;
+      case "flowing":
+        return now.quietSince + thresholdMs - at;
+      default:
+        return checkEveryMs;
+    }
+  }
+
   function check(): void {
     timer = null;
     if (stopped) return;
+    let delay = checkEveryMs;
     try {
-      const now = verdict();
+      const at = clock.now();
+      const now = assessQuietFeed(at, observe(), { holidays, thresholdMs });
+      delay = nextLookIn(now, at);
       latest = now;
       if (now.kind === "quiet" && now.quietSince !== warnedSince) {
         warnedSince = now.quietSince;
@@ -89,7 +110,7 @@ export function watchQuietFeed(
       // A calendar that names every day for ten years: say so, keep serving.
       log("error", `Failed to check for a quiet feed: ${String(error)}`);
     }
-    timer = clock.setTimeout(check, checkEveryMs);
+    timer = clock.setTimeout(check, Math.min(Math.max(1, delay), MAX_DELAY_MS));
   }
 
   function stop(): void {

@@ -96,3 +96,26 @@ Deno.test("watchQuietFeed().stop() cancels its timer and no check runs after it"
   clock.tick(HOUR);
   assert.deepEqual(lines, []);
 });
+
+Deno.test("watchQuietFeed() looks at the next phase overnight, and once per threshold while ticks flow", () => {
+  const start = ist("2026-03-04T20:00");
+  const { clock, lines, feed, watch } = setup(start, { liveSince: start, lastTickAt: start });
+  clock.tick(15_000); // the first look finds the market closed: the next is at pre-open
+  assert.equal(clock.pending, 1);
+  assert.equal(clock.nextDue, ist("2026-03-05T09:00"));
+  clock.tick(ist("2026-03-05T09:15") - clock.now()); // the bell
+  let looks = 0;
+  for (let second = 0; second < 30 * 60; second++) {
+    feed.current = { ...feed.current, lastTickAt: clock.now() };
+    const due = clock.nextDue;
+    clock.tick(1000);
+    if (due !== undefined && due <= clock.now()) looks++;
+  }
+  // A tick a second: a look when the threshold (5 min) would be reached, not every 15 s.
+  assert.ok(looks <= 30 / 5 + 1, `${looks} looks in 30 min`);
+  assert.deepEqual(lines, []);
+  clock.tick(5 * MINUTE); // then silence: warned on the threshold
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /^warn No ticks for 5 min/);
+  watch.stop();
+});
