@@ -27,7 +27,6 @@ import { nseHolidays2026 } from "./market/holidays_nse_2026.ts";
 import { cachedMarketPhase } from "./market/phase_cache.ts";
 import { createDaemonMetrics } from "./ops/daemon_metrics.ts";
 import { watchGaps } from "./feed/gap_watch.ts";
-import { preciseNowUs, startFeedJournal } from "./journal/feed_journal.ts";
 import { journalFamilies, journalView } from "./ops/journal_report.ts";
 import { createNotifier } from "./ops/notifier.ts";
 import { stateSummary } from "./ops/state_summary.ts";
@@ -159,17 +158,20 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
   const notifier = config.notify === undefined ? undefined : stack.use(
     createNotifier(config.notify, { lifecycle: actor, loginUrl: () => loginUrl, clock, log }),
   ); // The actor's observers; it stops before them, so they see its last word.
-  const journal = config.journal === null ? null : stack.use(
-    await startFeedJournal(config.journal.dir, {
+  // Loaded only when configured, as the cluster is: an idle `run` carries no writer or zlib.
+  const journal = config.journal === null ? null : stack.use(await openJournal(config.journal));
+  async function openJournal(journaling: NonNullable<Config["journal"]>) {
+    const { preciseNowUs, startFeedJournal } = await import("./journal/feed_journal.ts");
+    return startFeedJournal(journaling.dir, {
       lifecycle: actor,
       clock,
       log,
-      keepDays: config.journal.keepDays,
+      keepDays: journaling.keepDays,
       onProblem: (problem) => notifier?.journalStopped(problem),
       // An injected clock (tests) stamps the journal too; the real one to the microsecond.
       ...(options.clock === undefined ? { nowUs: preciseNowUs } : {}),
-    }),
-  );
+    });
+  }
   const gaps = stack.use(
     watchGaps({
       lifecycle: actor,
