@@ -1,7 +1,7 @@
 /**
  * Gaps in the feed: while NSE is open (`open` phase), every interval in which an upstream
  * shard that carries instruments had no open socket (`not_live`), or had one that stayed
- * silent past the stall limit (`silent`), is a gap. A gap starts at the shard's last sign of
+ * silent for the stall limit (`silent`), is a gap. A gap starts at the shard's last sign of
  * life (or at the opening of the market, or when the watching began, if later: a daemon
  * started during market hours counts its first connection as a short gap, since nothing was
  * received then) and ends when data flows again or the market closes. Outside market hours nothing is a gap: the 06:00 token rotation is not one.
@@ -107,7 +107,8 @@ export function emptyGapTally(now: number): GapTally {
 }
 
 function healthy(shard: ShardObservation, now: number, stallMs: number): boolean {
-  return shard.socket === "open" && shard.activeAt !== null && now - shard.activeAt <= stallMs;
+  // Stalled at the limit itself, as the lifecycle's watchdog says.
+  return shard.socket === "open" && shard.activeAt !== null && now - shard.activeAt < stallMs;
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Feeds {@linkcode observeGaps} from the lifecycle: on every snapshot change (a socket
  * opening or failing, data arriving), and on the injected clock at the next instant the
- * verdict can change without an event: a shard's silence passing the stall limit while the
+ * verdict can change without an event: a shard's silence reaching the stall limit while the
  * market is open, or the market opening or closing. An idle daemon outside market hours
  * wakes for none of it; in market hours, once per stall limit while data flows.
  *
@@ -62,8 +62,8 @@ const MAX_DELAY_MS = 2 ** 31 - 1;
 
 /**
  * The next instant after `now` that can change the verdict on `snapshot` with no event: the
- * market's next change, and while it is open, the first instant past the stall limit of each
- * shard not yet past it.
+ * market's next change, and while it is open, the stall limit of each shard not yet at it (the
+ * instant the lifecycle's own watchdog is due: one wakeup serves both).
  */
 export function nextGapCheck(
   snapshot: Snapshot,
@@ -73,7 +73,7 @@ export function nextGapCheck(
   if (!at.open) return next;
   for (const shard of snapshot.shards) {
     if (shard.plan.size === 0 || shard.socket?.phase !== "open") continue;
-    const stalled = shard.socket.activeAt + snapshot.config.stallMs + 1;
+    const stalled = shard.socket.activeAt + snapshot.config.stallMs;
     if (stalled > at.now) next = Math.min(next, stalled);
   }
   return next;
