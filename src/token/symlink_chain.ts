@@ -18,6 +18,15 @@ export interface PathLinks {
 
 const MAX_SYMLINK_HOPS = 40;
 
+/** Whether `path` is a symlink; null when it cannot be looked at (missing, or not a directory). */
+async function isSymlinkAt(path: string): Promise<boolean | null> {
+  try {
+    return (await Deno.lstat(path)).isSymlink;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Resolves every symlink on `path`, component by component: a link on a directory on the way
  * counts as much as one on the file. Never throws for a missing part (the rest is kept as
@@ -29,25 +38,21 @@ export async function symlinkChain(path: string): Promise<PathLinks> {
   let current = "/";
   let hops = 0;
   while (pending.length > 0) {
-    const [name, ...rest] = pending as [string, ...string[]];
-    const next = join(current, name);
-    let isSymlink: boolean;
-    try {
-      isSymlink = (await Deno.lstat(next)).isSymlink;
-    } catch {
-      // Missing (or not a directory on the way): nothing further can be a link.
-      return { links, target: join(next, ...rest) };
-    }
-    if (!isSymlink) {
-      current = next;
-      pending = rest;
-      continue;
-    }
+    // Every prefix looked at at once (one wait, not one a component); those past a link are
+    // dropped, since the link's target is walked afresh.
+    const prefixes = pending.map((_, index) => join(current, ...pending.slice(0, index + 1)));
+    const kinds = await Promise.all(prefixes.map(isSymlinkAt));
+    const index = kinds.findIndex((kind) => kind !== false);
+    if (index === -1) return { links, target: prefixes.at(-1) ?? current };
+    const next = prefixes[index]!;
+    const rest = pending.slice(index + 1);
+    // Missing (or not a directory on the way): nothing further can be a link.
+    if (kinds[index] === null) return { links, target: join(next, ...rest) };
     if (++hops > MAX_SYMLINK_HOPS) {
       throw Object.assign(new Error("Too many levels of symbolic links"), { code: "ELOOP" });
     }
     links.push(next);
-    const to = resolve(current, await Deno.readLink(next));
+    const to = resolve(dirname(next), await Deno.readLink(next));
     pending = [...to.split("/").filter((part) => part !== ""), ...rest];
     current = "/";
   }
