@@ -213,9 +213,11 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
 
   const unsubscribe = options.lifecycle.subscribe(function stateChanged(snapshot, previous) {
     if (clients.size === 0 || !shownChange(snapshot, previous)) return;
+    // Ticks received before the change go out before it, and before its summary is computed:
+    // the first data on a new socket is what makes it Live.
+    flush();
     const before = lastState;
     if (currentState() === before) return;
-    flush(); // Ticks received before the change go out before it.
     broadcast([frame("state", lastState)]);
   });
 
