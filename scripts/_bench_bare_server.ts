@@ -20,17 +20,23 @@ export interface FixedResponse {
   readonly body: string;
 }
 
-async function main(): Promise<void> {
-  const path = Deno.args[0];
+/** A new `Response` each call, as the file named by the first argument describes. */
+export async function fixedResponseOf(args: readonly string[]): Promise<() => Response> {
+  const path = args[0];
   if (path === undefined) throw new TypeError("Failed to start: the response file is required");
   const fixed = JSON.parse(await Deno.readTextFile(path)) as FixedResponse;
   const body = new TextEncoder().encode(fixed.body);
   const headers = fixed.headers.map(([name, value]) => [name, value] as [string, string]);
+  return () => new Response(body, { status: fixed.status, headers });
+}
+
+async function main(): Promise<void> {
+  const respond = await fixedResponseOf(Deno.args);
   Deno.serve({
     hostname: "127.0.0.1",
     port: 0,
     onListen: ({ hostname, port }) => console.log(`bare listening on http://${hostname}:${port}`),
-  }, () => new Response(body, { status: fixed.status, headers }));
+  }, () => respond());
 }
 
 if (import.meta.main) await main();

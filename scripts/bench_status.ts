@@ -5,19 +5,23 @@
  *   bytes the daemon sent (status, headers, body);
  * - the daemon's own app (`scripts/_bench_app_server.ts`: `createApp`, Hono, the same
  *   middleware) answering `/status` with that body, fixed: the cost of the framework
- *   without computing a status.
+ *   without computing a status;
+ * - a bare `Deno.serveHttp` listener (`scripts/_bench_bare_serve_http_server.ts`) answering
+ *   the same bytes: the ceiling of the daemon's listener, which owns each connection that way.
  *
  * Load comes from this process: `connections` keep-alive HTTP/1.1 connections over
  * loopback, each sending one request at a time and reading the whole response before the
  * next (as `wrk` does), until the round's count is done or its time is up. Rounds alternate
- * between the two servers, so load from elsewhere on the machine hits both alike; a
- * warm-up round each comes first. Latency is from writing a request to having read its
+ * between the servers, so load from elsewhere on the machine hits them alike; a warm-up
+ * round each comes first. Requests per second are the median over the rounds, and the
+ * daemon's ratio to the bare server is also given per round (median and range), since a
+ * shared machine's noise moves whole rounds. Latency is from writing a request to having read its
  * response. The servers' and this process's CPU over the rounds is reported too: a server
  * near 100 % is the limit; one well below it means the load generator was.
  *
  * ```sh
  * deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env --allow-run=deno,cat \
- *   scripts/bench_status.ts [--requests N] [--connections N] [--profile DIR]
+ *   scripts/bench_status.ts [--requests N] [--connections N] [--rounds N] [--warmup N] [--profile DIR]
  * ```
  *
  * @module
@@ -37,13 +41,13 @@ import { runBench } from "./_bench_cli.ts";
 
 /** Options of {@linkcode benchStatus}. */
 export interface StatusOptions {
-  /** Measured requests per server, over all rounds; default 40 000. */
+  /** Measured requests per server, over all rounds; default 60 000. */
   readonly requests?: number;
   /** Concurrent connections; default 16. */
   readonly connections?: number;
-  /** Measured rounds per server; default 4. */
+  /** Measured rounds per server; default 6. */
   readonly rounds?: number;
-  /** Warm-up requests per server; default 2000. */
+  /** Warm-up requests per server; default 10 000 (JIT tiers: with 2000, rates rose round by round). */
   readonly warmup?: number;
   /** A round stops after this long, done or not; default 30 s. */
   readonly roundLimitMs?: number;
@@ -167,10 +171,39 @@ interface Totals {
   latencies: number[];
   unexpected: number;
   cpuSeconds: number;
+  /** The load generator's CPU seconds while loading this server. */
+  loaderCpuSeconds: number;
+  /** Requests per second of each round. */
+  rates: number[];
 }
 
 function emptyTotals(): Totals {
-  return { requests: 0, elapsedMs: 0, latencies: [], unexpected: 0, cpuSeconds: 0 };
+  return {
+    requests: 0,
+    elapsedMs: 0,
+    latencies: [],
+    unexpected: 0,
+    cpuSeconds: 0,
+    loaderCpuSeconds: 0,
+    rates: [],
+  };
+}
+
+/** Median, least and greatest of `values`, rounded. */
+function spread(values: readonly number[]): { median: number; min: number; max: number } {
+  return {
+    median: round(median(values)),
+    min: round(Math.min(...values)),
+    max: round(Math.max(...values)),
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = values.slice().sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? sorted[mid] as number
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** A baseline server child (`scripts/_bench_*_server.ts FILE`), listening. */
@@ -201,10 +234,10 @@ async function startServer(
  * bytes, in alternating rounds, and compares them.
  */
 export async function benchStatus(options: StatusOptions = {}): Promise<BenchResult> {
-  const requests = options.requests ?? 40_000;
+  const requests = options.requests ?? 60_000;
   const connections = options.connections ?? 16;
-  const rounds = options.rounds ?? 4;
-  const warmup = options.warmup ?? 2000;
+  const rounds = options.rounds ?? 6;
+  const warmup = options.warmup ?? 10_000;
   const limitMs = options.roundLimitMs ?? 30_000;
   const log = options.log ?? (() => {});
   await using sim = await startBenchSimulator({ tickMs: 1000 });
@@ -231,11 +264,13 @@ export async function benchStatus(options: StatusOptions = {}): Promise<BenchRes
     await Deno.writeTextFile(statusFile, fixed.body);
     await using bare = await startServer("_bench_bare_server.ts", responseFile);
     await using app = await startServer("_bench_app_server.ts", statusFile);
+    await using ceiling = await startServer("_bench_bare_serve_http_server.ts", responseFile);
 
     const targets: Target[] = [
       { name: "daemon", port: Number(new URL(daemon.url).port), pid: daemon.pid, expected: 200 },
       { name: "app", port: app.port, pid: app.pid, expected: 200 },
       { name: "bare", port: bare.port, pid: bare.pid, expected: fixed.status },
+      { name: "serveHttp", port: ceiling.port, pid: ceiling.pid, expected: fixed.status },
     ];
     log(`/status: ${requests} requests each, ${connections} connections, ${rounds} rounds`);
     for (const target of targets) {
@@ -264,22 +299,31 @@ export async function benchStatus(options: StatusOptions = {}): Promise<BenchRes
         total.latencies.push(...round.latencies);
         total.unexpected += round.unexpected;
         total.cpuSeconds += server.cpuSeconds - before[0].cpuSeconds;
+        total.rates.push(round.requests / (round.elapsedMs / 1000));
         loaderCpu += loader.cpuSeconds - before[1].cpuSeconds;
+        total.loaderCpuSeconds += loader.cpuSeconds - before[1].cpuSeconds;
         loaderMs += round.elapsedMs;
       }
     }
     const daemonTotals = totals.get("daemon") as Totals;
     const appTotals = totals.get("app") as Totals;
     const bareTotals = totals.get("bare") as Totals;
+    const ceilingTotals = totals.get("serveHttp") as Totals;
     for (const [name, total] of totals) {
       if (total.unexpected > 0) {
         throw new Error(`Failed to load ${name} /status: ${total.unexpected} unexpected answers`);
       }
     }
-    const rps = (t: Totals) => t.requests / (t.elapsedMs / 1000);
+    const rps = (t: Totals) => median(t.rates);
+    // Each round's daemon rate over the bare server's in the same round.
+    const ratios = daemonTotals.rates.map((rate, i) => rate / (bareTotals.rates[i] as number));
+    const ceilingRatios = ceilingTotals.rates.map((rate, i) =>
+      rate / (bareTotals.rates[i] as number)
+    );
     const daemonLatency = summarize(daemonTotals.latencies);
     const appLatency = summarize(appTotals.latencies);
     const bareLatency = summarize(bareTotals.latencies);
+    const ceilingLatency = summarize(ceilingTotals.latencies);
     const cpu = (t: Totals) => round(t.cpuSeconds / (t.elapsedMs / 1000) * 100, 1);
     return {
       figures: [
@@ -318,6 +362,14 @@ export async function benchStatus(options: StatusOptions = {}): Promise<BenchRes
           value: Math.round(rps(appTotals)),
           baseline: { name: "bare Deno.serve, same bytes", value: Math.round(rps(bareTotals)) },
         }),
+        figure({
+          key: "status.listener.requests_per_s",
+          benchmark: "/status",
+          name: "requests/s, a bare Deno.serveHttp listener (the daemon's), same bytes",
+          unit: "req/s",
+          value: Math.round(rps(ceilingTotals)),
+          baseline: { name: "bare Deno.serve, same bytes", value: Math.round(rps(bareTotals)) },
+        }),
       ],
       details: {
         requests_per_server: daemonTotals.requests,
@@ -325,13 +377,34 @@ export async function benchStatus(options: StatusOptions = {}): Promise<BenchRes
         rounds,
         warmup,
         body_bytes: new TextEncoder().encode(fixed.body).length,
-        latency_ms: { daemon: daemonLatency, app: appLatency, bare: bareLatency },
+        requests_per_s: Object.fromEntries(
+          [...totals].map(([name, total]) => [name, total.rates.map((rate) => Math.round(rate))]),
+        ),
+        ratio_per_round: { daemon: spread(ratios), serveHttp: spread(ceilingRatios) },
+        latency_ms: {
+          daemon: daemonLatency,
+          app: appLatency,
+          bare: bareLatency,
+          serveHttp: ceilingLatency,
+        },
         cpu_percent: {
           daemon: cpu(daemonTotals),
           app: cpu(appTotals),
           bare: cpu(bareTotals),
+          serveHttp: cpu(ceilingTotals),
           load_generator: round(loaderCpu / (loaderMs / 1000) * 100, 1),
         },
+        // Requests per CPU-second of each server: what a request costs it, which the load of
+        // other processes on a shared machine moves far less than requests per second.
+        requests_per_cpu_s: Object.fromEntries(
+          [...totals].map(([name, total]) => [name, Math.round(total.requests / total.cpuSeconds)]),
+        ),
+        // Near 100 % while loading one server, the load generator was that server's limit.
+        load_generator_cpu_percent: Object.fromEntries(
+          [...totals].map((
+            [name, total],
+          ) => [name, round(total.loaderCpuSeconds / (total.elapsedMs / 1000) * 100, 1)]),
+        ),
       },
     };
   } finally {
@@ -343,6 +416,8 @@ if (import.meta.main) {
   await runBench(benchStatus, [
     { flag: "requests", option: "requests" },
     { flag: "connections", option: "connections" },
+    { flag: "rounds", option: "rounds" },
+    { flag: "warmup", option: "warmup" },
     { flag: "profile", option: "profileDir", text: true },
   ]);
 }
