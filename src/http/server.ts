@@ -224,6 +224,14 @@ export function listenHttp(
           continue;
         }
         perPeer.set(peer, count + 1);
+        // No Nagle: a small write (an SSE frame, a /ws message) sent while the one before is
+        // not yet acknowledged would otherwise wait for the peer's delayed ACK, up to 40 ms
+        // (seen: a rotation's first /stream frames ~30 ms late).
+        try {
+          (conn as Deno.TcpConn).setNoDelay(true);
+        } catch {
+          // A peer gone already: its first read ends the connection.
+        }
         const serving = serveConnection(conn).finally(() => {
           const left = (perPeer.get(peer) ?? 1) - 1;
           if (left === 0) perPeer.delete(peer);
