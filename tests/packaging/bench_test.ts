@@ -34,6 +34,7 @@ const EXPECTED: Readonly<Record<string, "goal" | "no goal">> = {
   "status.p99_ms": "no goal",
   "status.app.requests_per_s": "no goal",
   "status.framework.requests_per_s": "no goal",
+  "status.listener.requests_per_s": "no goal",
   "simulator.cpu_percent": "no goal",
   "simulator.rss_mb": "no goal",
   "journal.cpu_percent": "goal",
