@@ -8,7 +8,7 @@
  * @module
  */
 import { RUN_PERMISSIONS } from "../src/ops/permissions.ts";
-import { RUNTIME_ENV, v8FlagsArgument } from "../src/ops/runtime_settings.ts";
+import { RUNTIME_ENV, V8_FLAGS } from "../src/ops/runtime_settings.ts";
 import {
   type Simulator,
   type SimulatorOptions,
@@ -273,6 +273,20 @@ export interface DaemonChildOptions {
   readonly extraEnv?: readonly string[];
   /** Where to write a V8 CPU profile of the daemon (`deno run --cpu-prof`); none by default. */
   readonly profileDir?: string;
+  /**
+   * V8's `--max-semi-space-size` (MB) in place of the shipped one, to measure what the
+   * young generation's size costs; the shipped settings by default.
+   */
+  readonly semiSpaceMb?: number;
+}
+
+/** The `--v8-flags=` argument: the shipped flags, with the semi-space size replaced if given. */
+function daemonV8Flags(semiSpaceMb: number | undefined): string {
+  const semi = "--max-semi-space-size=";
+  const flags = semiSpaceMb === undefined
+    ? V8_FLAGS
+    : [...V8_FLAGS.filter((flag) => !flag.startsWith(semi)), `${semi}${semiSpaceMb}`];
+  return `--v8-flags=${flags.join(",")}`;
 }
 
 /**
@@ -301,7 +315,7 @@ export async function startDaemonChild(
   // The runtime settings kitekeeper ships (the units, deno task start): measure what runs.
   const child = spawnDeno([
     "run",
-    v8FlagsArgument(),
+    daemonV8Flags(options.semiSpaceMb),
     ...RUN_PERMISSIONS,
     ...(options.profileDir === undefined
       ? []
