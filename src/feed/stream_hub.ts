@@ -4,16 +4,17 @@
  *
  * The tick path stays cheap: with no client connected `publish()` returns at once (no JSON,
  * no timer). With clients, ticks wait in one map keyed by instrument, so a burst collapses to
- * the latest tick of each instrument per flush, and each frame is serialized once for all
- * clients. Every client has its own bounded queue and its own writer: a client whose queue
+ * the latest tick of each instrument per flush, and a flush is written once, as UTF-8, and the
+ * same bytes handed to every client. Every client has its own bounded queue and its own writer: a client whose queue
  * fills (it stopped reading, and the socket buffers are full) is dropped, and nobody waits
  * for it.
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import type { Clock, TimerId } from "../clock.ts";
 import type { InstrumentQuote } from "./store.ts";
-import { tickFrameWriter } from "./tick_frame.ts";
+import { tickFrames } from "./tick_frame.ts";
 import type { Tick } from "../kite/packets.ts";
 import type { Actor } from "../lifecycle/actor.ts";
 import type { Snapshot } from "../lifecycle/machine.ts";
@@ -25,8 +26,8 @@ export interface TickEvent extends InstrumentQuote {
 
 /** Where one client's events go. Hono's `SSEStreamingApi` (from `streamSSE`) fits. */
 export interface SseSink {
-  /** Writes text as is; resolves once the stream took it. */
-  write(text: string): Promise<unknown>;
+  /** Writes text or UTF-8 bytes as is; resolves once the stream took them. */
+  write(chunk: string | Uint8Array): Promise<unknown>;
   /** Ends the stream now, whatever is still queued. */
   abort(): void;
   /** Called when the stream ends from either side. */
@@ -85,8 +86,8 @@ export interface StreamHub extends AsyncDisposable {
 
 interface Client {
   readonly sink: SseSink;
-  /** Text not yet handed to the sink, as broadcast (each piece may hold many frames). */
-  readonly queue: string[];
+  /** What is not yet handed to the sink, as broadcast (each piece may hold many frames). */
+  readonly queue: (string | Uint8Array)[];
   /** How many events (frames) `queue` holds. */
   queued: number;
   writing: boolean;
@@ -95,7 +96,15 @@ interface Client {
 
 const HEARTBEAT_FRAME = ": keepalive\n\n";
 
-function frame(event: "state" | "tick", data: string): string {
+/** `chunks` as one piece: text if all are text, else UTF-8 bytes. */
+function joined(chunks: readonly (string | Uint8Array)[]): string | Uint8Array {
+  if (chunks.every((chunk) => typeof chunk === "string")) return chunks.join("");
+  return Buffer.concat(
+    chunks.map((chunk) => typeof chunk === "string" ? Buffer.from(chunk) : chunk),
+  );
+}
+
+function frame(event: "state", data: string): string {
   return `event: ${event}\ndata: ${data}\n\n`;
 }
 
@@ -120,7 +129,7 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
   const { clock, flushMs = 100, heartbeatMs = 15_000, maxQueued = 512, retryMs = 2000 } = options;
   const clients = new Set<Client>();
   const pending = new Map<number, { tick: Tick; at: number }>();
-  const tickFrame = tickFrameWriter();
+  const frames = tickFrames();
   let flushTimer: TimerId | undefined;
   let lastFlushAt = Number.NEGATIVE_INFINITY;
   let heartbeatTimer: TimerId | undefined;
@@ -153,10 +162,12 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
     try {
       while (client.queue.length > 0 && clients.has(client)) {
         // Everything queued goes in one write; a slow client gets fewer, larger writes.
-        const text = client.queue.length === 1 ? client.queue[0] as string : client.queue.join("");
+        const chunk = client.queue.length === 1
+          ? client.queue[0] as string | Uint8Array
+          : joined(client.queue);
         client.queue.length = 0;
         client.queued = 0;
-        await client.sink.write(text);
+        await client.sink.write(chunk);
       }
     } catch {
       drop(client);
@@ -165,18 +176,17 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
     }
   }
 
-  function enqueue(client: Client, text: string, events: number): void {
+  function enqueue(client: Client, chunk: string | Uint8Array, events: number): void {
     // The limit bounds a backlog: one flush of 3000 instruments is more frames than that.
     if (client.queued > 0 && client.queued + events > maxQueued) return drop(client);
-    client.queue.push(text);
+    client.queue.push(chunk);
     client.queued += events;
     if (!client.writing) void pump(client);
   }
 
-  function broadcast(frames: readonly string[]): void {
-    // Joined once for all: every client is handed the same string.
-    const text = frames.join("");
-    for (const client of [...clients]) enqueue(client, text, frames.length);
+  /** Hands `chunk`, holding `events` frames, to every client: the same one to all. */
+  function broadcast(chunk: string | Uint8Array, events: number): void {
+    for (const client of [...clients]) enqueue(client, chunk, events);
   }
 
   function flush(): void {
@@ -187,22 +197,22 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
     // The ticks of one message share a receive time: format it once, not once a tick.
     let lastAt = Number.NaN;
     let atText = "";
-    const frames: string[] = [];
     for (const { tick, at } of pending.values()) {
       if (at !== lastAt) {
         lastAt = at;
         atText = new Date(at).toISOString();
       }
-      frames.push(tickFrame(tick, atText));
+      frames.add(tick, atText);
     }
     pending.clear();
-    broadcast(frames);
+    const events = frames.count;
+    broadcast(frames.take(), events);
   }
 
   function heartbeat(): void {
     heartbeatTimer = undefined;
     if (clients.size === 0) return;
-    broadcast([HEARTBEAT_FRAME]);
+    broadcast(HEARTBEAT_FRAME, 1);
     heartbeatTimer = clock.setTimeout(heartbeat, heartbeatMs);
   }
 
@@ -218,7 +228,7 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
     flush();
     const before = lastState;
     if (currentState() === before) return;
-    broadcast([frame("state", lastState)]);
+    broadcast(frame("state", lastState), 1);
   });
 
   function close(): Promise<void> {

@@ -42,8 +42,8 @@ export function quotesBody(status: StatusBody): QuotesBody {
 
 /**
  * The UTF-8 bytes of `text`, remembering the last text: the hub hands every `/stream` client
- * the same string for a flush, so it is encoded once, not once a client (3000 instruments
- * make a flush about 400 KB).
+ * the same string for a state change or a heartbeat, so it is encoded once, not once a client
+ * (tick flushes come as bytes already).
  */
 function lastTextEncoder(): (text: string) => Uint8Array {
   const encoder = new TextEncoder();
@@ -72,7 +72,7 @@ export function feedRoutes(deps: FeedRouteDeps): Hono {
     return streamSSE(c, (stream) =>
       deps.streams.serve({
         // Deno copies a response's chunks as it sends them: clients can share one buffer.
-        write: (text) => stream.write(encode(text)),
+        write: (chunk) => stream.write(typeof chunk === "string" ? encode(chunk) : chunk),
         abort: () => stream.abort(),
         onAbort: (listener) => stream.onAbort(listener),
       }));

@@ -70,9 +70,9 @@ export class MemorySink implements SseSink {
   #gate: PromiseWithResolvers<void> | null = null;
   #waiters: { ready: (sink: MemorySink) => boolean; resolve: () => void }[] = [];
 
-  /** Stores `text`; resolves at once, or on `release()` while held. */
-  write(text: string): Promise<void> {
-    this.text += text;
+  /** Stores `chunk` as text; resolves at once, or on `release()` while held. */
+  write(chunk: string | Uint8Array): Promise<void> {
+    this.text += typeof chunk === "string" ? chunk : new TextDecoder().decode(chunk);
     this.writes += 1;
     this.#waiters = this.#waiters.filter((waiter) => {
       if (!waiter.ready(this)) return true;
