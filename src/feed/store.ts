@@ -46,18 +46,55 @@ export interface FeedStore {
   snapshot(): FeedSnapshot;
 }
 
+/** `tick`'s change against the previous close, as shown: 0 in ltp mode. */
+export function changeOf(tick: Tick): number {
+  return tick.kind === "ltp" ? 0 : tick.net_change;
+}
+
+/** `tick`'s change as a percentage of the close, as shown: 0 in ltp mode. */
+export function changePercentOf(tick: Tick): number {
+  return tick.kind === "ltp" ? 0 : tick.change_percent;
+}
+
+/**
+ * What the store keeps of an instrument's last tick: the shown numbers only, updated in
+ * place. Keeping the tick itself (with its depth, a dozen objects) kept 3000 instruments'
+ * ticks alive for a second each, long enough for V8 to move them to the old generation
+ * every round, and old-generation collections then stalled a round now and then.
+ */
+interface Latest {
+  lastPrice: number;
+  change: number;
+  changePercent: number;
+  at: number;
+}
+
+function latestOf(tick: Tick, at: number): Latest {
+  return {
+    lastPrice: tick.last_price,
+    change: changeOf(tick),
+    changePercent: changePercentOf(tick),
+    at,
+  };
+}
+
+function shown(token: number, latest: Latest, at: string): InstrumentQuote {
+  return {
+    name: instrumentName(token),
+    last_price: latest.lastPrice,
+    change: latest.change,
+    change_percent: latest.changePercent,
+    at,
+  };
+}
+
 /**
  * What /status, /quotes and /stream show of `tick`, received at `at`: epoch ms, or already
  * as ISO 8601 (formatted once for the many ticks of one message).
  */
 export function quoteOf(tick: Tick, at: number | string): InstrumentQuote {
-  return {
-    name: instrumentName(tick.instrument_token),
-    last_price: tick.last_price,
-    change: tick.kind === "ltp" ? 0 : tick.net_change,
-    change_percent: tick.kind === "ltp" ? 0 : tick.change_percent,
-    at: typeof at === "string" ? at : new Date(at).toISOString(),
-  };
+  const text = typeof at === "string" ? at : new Date(at).toISOString();
+  return shown(tick.instrument_token, latestOf(tick, Number.NaN), text);
 }
 
 /**
@@ -68,7 +105,7 @@ export function createFeedStore(
   options: { wanted?: (instrumentToken: number) => boolean } = {},
 ): FeedStore {
   const wanted = options.wanted;
-  const latest = new Map<number, { tick: Tick; at: number }>();
+  const latest = new Map<number, Latest>();
   let lastDataAt: number | null = null;
   let ticksTotal = 0;
   let decodeErrors = 0;
@@ -79,7 +116,16 @@ export function createFeedStore(
       const kept = wanted === undefined
         ? ticks
         : ticks.filter((tick) => wanted(tick.instrument_token));
-      for (const tick of kept) latest.set(tick.instrument_token, { tick, at });
+      for (const tick of kept) {
+        const entry = latest.get(tick.instrument_token);
+        if (entry === undefined) latest.set(tick.instrument_token, latestOf(tick, at));
+        else {
+          entry.lastPrice = tick.last_price;
+          entry.change = changeOf(tick);
+          entry.changePercent = changePercentOf(tick);
+          entry.at = at;
+        }
+      }
       ticksTotal += kept.length;
       ignored += ticks.length - kept.length;
       lastDataAt = at;
@@ -96,12 +142,12 @@ export function createFeedStore(
       // Ticks of one message share a receive time: format it once, not once an instrument.
       let lastAt = Number.NaN;
       let atText = "";
-      for (const [token, { tick, at }] of latest) {
-        if (at !== lastAt) {
-          lastAt = at;
-          atText = new Date(at).toISOString();
+      for (const [token, entry] of latest) {
+        if (entry.at !== lastAt) {
+          lastAt = entry.at;
+          atText = new Date(entry.at).toISOString();
         }
-        instruments[token] = quoteOf(tick, atText);
+        instruments[token] = shown(token, entry, atText);
       }
       return {
         instruments,

@@ -10,6 +10,7 @@
  */
 import type { Tick } from "../kite/packets.ts";
 import { instrumentName } from "../kite/instruments.ts";
+import { changeOf, changePercentOf } from "./store.ts";
 
 /** Tick frames being written; {@linkcode TickFrames.take} hands them over. */
 export interface TickFrames {
@@ -100,13 +101,12 @@ export function tickFrames(): TickFrames {
         prefix.byteLength + change.byteLength + changePercent.byteLength +
           atKey.byteLength + lastAtBytes.byteLength + 3 * NUMBER_ROOM,
       );
-      const ltp = tick.kind === "ltp";
       put(prefix);
       putNumber(tick.last_price);
       put(change);
-      putNumber(ltp ? 0 : tick.net_change);
+      putNumber(changeOf(tick));
       put(changePercent);
-      putNumber(ltp ? 0 : tick.change_percent);
+      putNumber(changePercentOf(tick));
       put(atKey);
       put(lastAtBytes);
       count += 1;
