@@ -14,8 +14,12 @@
  * the latest round that started before it.
  *
  * Baselines, in the same run:
- * - the floor: one client subscribed straight to the simulator's WebSocket, decoding every
- *   message (its CPU from its own getrusage, at microsecond resolution);
+ * - the floor: in each phase, one client subscribed straight to the simulator's WebSocket
+ *   at the same time, on the same rounds, decoding every message (its CPU from its own
+ *   getrusage, at microsecond resolution). It connects before the server, so the simulator
+ *   sends each round to it first and to the server after: what is added is not understated
+ *   (a floor measured in a phase of its own differed from run to run by more than what was
+ *   measured);
  * - a bare relay (`scripts/_bench_relay.ts`): one socket to the simulator and a bare
  *   `Deno.serve` sending the same number of same-size tick frames to as many SSE clients,
  *   with no decoding and no state: what moving the bytes costs on this machine (its CPU
@@ -174,6 +178,8 @@ async function startSseFleets(
 /** What one phase with a server between the simulator and the SSE clients measured. */
 interface ServedPhase {
   readonly clients: ReturnType<typeof mergeReports>;
+  /** The direct client beside them, on the same rounds. */
+  readonly direct: ClientReport;
   /** The server's CPU over the window, % of one core, and its RSS at the end. */
   readonly cpuPercent: number;
   readonly rssBytes: number;
@@ -181,8 +187,8 @@ interface ServedPhase {
 }
 
 /**
- * Runs `clients` SSE clients against `url` for a warm-up and a window, sampling `pid` from
- * `/proc`, or taking the CPU `selfReport` gives when there is one.
+ * Runs `clients` SSE clients against `url` for a warm-up and a window, beside the `direct`
+ * client, sampling `pid` from `/proc`, or taking the CPU `selfReport` gives when there is one.
  */
 async function servedPhase(
   sim: Simulator,
@@ -193,6 +199,7 @@ async function servedPhase(
     processes: number;
     warmupMs: number;
     windowMs: number;
+    direct: ClientFleet;
     selfReport?: { start(): Promise<void>; cpuPercent(): Promise<number> };
   },
 ): Promise<ServedPhase> {
@@ -201,7 +208,7 @@ async function servedPhase(
   const before = await procSample(options.pid);
   const sentBefore = sim.stats().ticks_sent;
   const started = epochMs();
-  await Promise.all([fleet.start(), options.selfReport?.start()]);
+  await Promise.all([fleet.start(), options.direct.start(), options.selfReport?.start()]);
   await delay(options.windowMs);
   const after = await procSample(options.pid);
   const elapsed = epochMs() - started;
@@ -209,6 +216,7 @@ async function servedPhase(
   const reported = await options.selfReport?.cpuPercent();
   return {
     clients: await fleet.finish(),
+    direct: await options.direct.finish(),
     cpuPercent: reported ?? cpuPercent(before, after, elapsed),
     rssBytes: after.rssBytes,
     ticksSentPerS: sent / (elapsed / 1000),
@@ -216,9 +224,9 @@ async function servedPhase(
 }
 
 /**
- * Streams `instruments` at 1 Hz to one direct client (the floor), through a bare relay to
- * `clients` SSE subscribers, and through the daemon to as many, and reports CPU and latency
- * of each.
+ * Streams `instruments` at 1 Hz through a bare relay to `clients` SSE subscribers, then
+ * through the daemon to as many, each beside one direct client (the floor), and reports CPU
+ * and latency of each.
  */
 export async function benchFanout(options: FanoutOptions = {}): Promise<BenchResult> {
   const instruments = options.instruments ?? 3000;
@@ -237,19 +245,16 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
     `${sim.tickerUrl}?api_key=${KITE.apiKey}&access_token=${sim.issueAccessToken()}`;
   const seconds = `${windowMs / 1000} s`;
 
-  log(`fan-out: floor, 1 direct client, ${instruments} instruments, ${seconds}`);
-  let direct: ClientReport;
-  {
-    await using fleet = await startClientFleet("ws", { url: tickerUrl(), tokens });
-    await delay(warmupMs);
-    await fleet.start();
-    await delay(windowMs);
-    direct = await fleet.finish();
-  }
+  // The floor of each phase, connected first: see the module's comment.
+  const startDirect = () => startClientFleet("ws", { url: tickerUrl(), tokens });
 
-  log(`fan-out: bare relay → ${clients} /stream clients in ${processes} processes, ${seconds}`);
+  log(
+    `fan-out: bare relay → ${clients} /stream clients in ${processes} processes, beside 1 ` +
+      `direct client, ${instruments} instruments, ${seconds}`,
+  );
   let relayed: ServedPhase;
   {
+    await using direct = await startDirect();
     await using relay = await startBareRelay(tickerUrl(), tokens);
     relayed = await servedPhase(sim, `${relay.url}/stream`, {
       pid: relay.pid,
@@ -257,14 +262,19 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
       processes,
       warmupMs,
       windowMs,
+      direct,
       selfReport: relay,
     });
   }
 
-  log(`fan-out: daemon → ${clients} /stream clients in ${processes} processes, ${seconds}`);
+  log(
+    `fan-out: daemon → ${clients} /stream clients in ${processes} processes, beside 1 direct ` +
+      `client, ${seconds}`,
+  );
   const dir = await Deno.makeTempDir({ prefix: "kitekeeper_bench_" });
   let served: ServedPhase;
   try {
+    await using direct = await startDirect();
     await using daemon = await startDaemonChild(sim, {
       dir,
       accessToken: sim.issueAccessToken(),
@@ -279,13 +289,16 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
       processes,
       warmupMs,
       windowMs,
+      direct,
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
   if (rounds.length === 0) throw new Error("Failed to time the simulator's tick rounds");
 
+  const direct = served.direct;
   const floor = latencies(direct, rounds);
+  const relayFloor = latencies(relayed.direct, rounds);
   const bare = latencies(relayed.clients, rounds);
   const through = latencies(served.clients, rounds);
   const sse = `${clients} SSE clients`;
@@ -362,6 +375,9 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
         direct: floor,
         added_p50: round(through.p50 - floor.p50),
         added_p99: round(through.p99 - floor.p99),
+        direct_beside_relay: relayFloor,
+        relay_added_p50: round(bare.p50 - relayFloor.p50),
+        relay_added_p99: round(bare.p99 - relayFloor.p99),
       },
       ticks_per_s: {
         sent_to_daemon: round(served.ticksSentPerS),
