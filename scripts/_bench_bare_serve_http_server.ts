@@ -38,7 +38,11 @@ async function main(): Promise<void> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { hostname, port } = listener.addr;
   console.log(`serveHttp listening on http://${hostname}:${port}`);
-  for await (const conn of listener) serveConnection(conn, respond);
+  for await (const conn of listener) {
+    // As the daemon's listener (server.ts) and Deno.serve do.
+    conn.setNoDelay(true);
+    serveConnection(conn, respond);
+  }
 }
 
 if (import.meta.main) await main();
