@@ -433,10 +433,14 @@ export interface BareRelay extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** Starts the bare relay on the ticker at `tickerUrl`, subscribed to `tokens` in full mode. */
+/**
+ * Starts the bare relay on the ticker at `tickerUrl`, subscribed to `tokens` in full mode,
+ * serving with `Deno.serve`, or with the daemon's own listener (`listener: "daemon"`).
+ */
 export async function startBareRelay(
   tickerUrl: string,
   tokens: readonly number[],
+  options: { listener?: "serve" | "daemon" } = {},
 ): Promise<BareRelay> {
   const relay = spawnDeno([
     "run",
@@ -446,6 +450,8 @@ export async function startBareRelay(
     tickerUrl,
     "--tokens",
     tokens.join(","),
+    "--listener",
+    options.listener ?? "serve",
   ]);
   let url: string;
   try {

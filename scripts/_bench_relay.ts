@@ -7,10 +7,13 @@
  *   Kite-compatible endpoint sends a client subscribed to everything); what it is sent is
  *   ignored.
  *
- * No decoding, no state, no Hono: what moving the bytes costs.
+ * No decoding, no state, no Hono: what moving the bytes costs. With `--listener daemon` it
+ * serves through the daemon's own listener (`listenHttp`, on `Deno.serveHttp`, which the
+ * daemon uses to own each connection) in place of `Deno.serve`: what that choice costs.
  *
  * ```sh
- * deno run --allow-net=127.0.0.1 scripts/_bench_relay.ts --ticker WS_URL --tokens 1,2,3
+ * deno run --allow-net=127.0.0.1 scripts/_bench_relay.ts --ticker WS_URL --tokens 1,2,3 \
+ *   [--listener serve|daemon]
  * ```
  *
  * Prints `relay listening on http://HOST:PORT` once serving. A `start` line on stdin starts
@@ -21,6 +24,7 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
+import { listenHttp } from "../src/http/server.ts";
 
 /** A tick event as the daemon writes it, for a 1,000-rupee NSE equity. */
 const FRAME = `event: tick\ndata: ${
@@ -55,9 +59,16 @@ async function cpuOverWindow(): Promise<number> {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { ticker: { type: "string" }, tokens: { type: "string", default: "" } },
+    options: {
+      ticker: { type: "string" },
+      tokens: { type: "string", default: "" },
+      listener: { type: "string", default: "serve" },
+    },
   });
   if (values.ticker === undefined) throw new TypeError("Failed to start: --ticker is required");
+  if (values.listener !== "serve" && values.listener !== "daemon") {
+    throw new TypeError("Failed to start: --listener is serve or daemon");
+  }
   const tokens = values.tokens.split(",").filter((t) => t !== "").map(Number);
   const clients = new Set<ReadableStreamDefaultController<Uint8Array>>();
   const sockets = new Set<WebSocket>();
@@ -80,11 +91,7 @@ async function main(): Promise<void> {
   };
   socket.onclose = () => Deno.exit(4);
 
-  Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen: ({ hostname, port }) => console.log(`relay listening on http://${hostname}:${port}`),
-  }, (request) => {
+  function handler(request: Request): Response {
     if (new URL(request.url).pathname === "/ws") {
       const { socket, response } = Deno.upgradeWebSocket(request);
       socket.binaryType = "arraybuffer";
@@ -104,7 +111,19 @@ async function main(): Promise<void> {
       },
     });
     return new Response(body, { headers: { "content-type": "text/event-stream" } });
-  });
+  }
+  if (values.listener === "daemon") {
+    const http = await listenHttp({ hostname: "127.0.0.1", port: 0 }, { graceMs: 1000 });
+    http.serve({ fetch: handler });
+    console.log(`relay listening on ${http.url}`);
+  } else {
+    Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: ({ hostname, port }) =>
+        console.log(`relay listening on http://${hostname}:${port}`),
+    }, handler);
+  }
   const cpuPercent = await cpuOverWindow();
   console.log(JSON.stringify({ relay: { cpu_percent: cpuPercent } }));
   Deno.exit(0);

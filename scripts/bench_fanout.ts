@@ -23,7 +23,8 @@
  * - a bare relay (`scripts/_bench_relay.ts`): one socket to the simulator and a bare
  *   `Deno.serve` sending the same number of same-size tick frames to as many SSE clients,
  *   with no decoding and no state: what moving the bytes costs on this machine (its CPU
- *   from its own getrusage too).
+ *   from its own getrusage too); then the same relay on the daemon's own listener
+ *   (`listenHttp`, on `Deno.serveHttp`), in the details: what that listener adds.
  *
  * ```sh
  * deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env --allow-run=deno,cat \
@@ -248,15 +249,15 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
   // The floor of each phase, connected first: see the module's comment.
   const startDirect = () => startClientFleet("ws", { url: tickerUrl(), tokens });
 
-  log(
-    `fan-out: bare relay → ${clients} /stream clients in ${processes} processes, beside 1 ` +
-      `direct client, ${instruments} instruments, ${seconds}`,
-  );
-  let relayed: ServedPhase;
-  {
+  async function relayPhase(listener: "serve" | "daemon"): Promise<ServedPhase> {
+    log(
+      `fan-out: bare relay (${listener === "serve" ? "Deno.serve" : "the daemon's listener"}) → ` +
+        `${clients} /stream clients in ${processes} processes, beside 1 direct client, ` +
+        `${instruments} instruments, ${seconds}`,
+    );
     await using direct = await startDirect();
-    await using relay = await startBareRelay(tickerUrl(), tokens);
-    relayed = await servedPhase(sim, `${relay.url}/stream`, {
+    await using relay = await startBareRelay(tickerUrl(), tokens, { listener });
+    return await servedPhase(sim, `${relay.url}/stream`, {
       pid: relay.pid,
       clients,
       processes,
@@ -266,6 +267,9 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
       selfReport: relay,
     });
   }
+  const relayed = await relayPhase("serve");
+  // The same relay on the daemon's own listener (Deno.serveHttp): what the listener costs.
+  const relayedOnListener = await relayPhase("daemon");
 
   log(
     `fan-out: daemon → ${clients} /stream clients in ${processes} processes, beside 1 direct ` +
@@ -299,6 +303,8 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
   const direct = served.direct;
   const floor = latencies(direct, rounds);
   const relayFloor = latencies(relayed.direct, rounds);
+  const onListener = latencies(relayedOnListener.clients, rounds);
+  const onListenerFloor = latencies(relayedOnListener.direct, rounds);
   const bare = latencies(relayed.clients, rounds);
   const through = latencies(served.clients, rounds);
   const sse = `${clients} SSE clients`;
@@ -378,6 +384,10 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
         direct_beside_relay: relayFloor,
         relay_added_p50: round(bare.p50 - relayFloor.p50),
         relay_added_p99: round(bare.p99 - relayFloor.p99),
+        through_bare_relay_on_daemon_listener: onListener,
+        direct_beside_relay_on_daemon_listener: onListenerFloor,
+        relay_on_daemon_listener_added_p50: round(onListener.p50 - onListenerFloor.p50),
+        relay_on_daemon_listener_added_p99: round(onListener.p99 - onListenerFloor.p99),
       },
       ticks_per_s: {
         sent_to_daemon: round(served.ticksSentPerS),
@@ -386,10 +396,12 @@ export async function benchFanout(options: FanoutOptions = {}): Promise<BenchRes
         per_relay_client: round(ticksPerSecond(relayed.clients)),
         direct_client: round(ticksPerSecond(direct)),
       },
-      sse_clients_ended_early: served.clients.ended_early + relayed.clients.ended_early,
+      sse_clients_ended_early: served.clients.ended_early + relayed.clients.ended_early +
+        relayedOnListener.clients.ended_early,
       cpu_percent: {
         daemon: round(served.cpuPercent),
         bare_relay: round(relayed.cpuPercent),
+        bare_relay_on_daemon_listener: round(relayedOnListener.cpuPercent),
         direct_client: round(direct.cpu_percent),
         sse_client_processes_with_daemon: served.clients.cpu_percent_per_process,
         sse_client_processes_with_relay: relayed.clients.cpu_percent_per_process,
