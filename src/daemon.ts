@@ -8,7 +8,7 @@
 import type { Hono } from "hono";
 import { type Clock, systemClock } from "./clock.ts";
 import { type Config, lifecycleOptions } from "./config.ts";
-import { createFeedStore, type FeedStore } from "./feed/store.ts";
+import { createFeedStore, type FeedSnapshot, type FeedStore } from "./feed/store.ts";
 import { watchQuietFeed } from "./feed/quiet_feed_watch.ts";
 import { feedObservation } from "./feed/quiet_feed.ts";
 import { createStreamHub } from "./feed/stream_hub.ts";
@@ -74,6 +74,15 @@ export interface Daemon extends AsyncDisposable {
 
 // In-flight requests get this long to finish on close; SIGTERM must end within 2 s.
 const SHUTDOWN_GRACE_MS = 1_500;
+
+/** An empty feed: what /stream's state events are rendered with, since they show no feed. */
+const NO_FEED: FeedSnapshot = Object.freeze({
+  instruments: {},
+  last_data_at: null,
+  ticks_total: 0,
+  decode_errors_total: 0,
+  ignored_ticks_total: 0,
+});
 
 /** Starts kitekeeper for `config`: serving, watching `.env`, and keeping the feed live. */
 export async function startDaemon(config: Config, options: DaemonOptions): Promise<Daemon> {
@@ -214,7 +223,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       thresholdMs: config.noTicksWarnMs,
     }),
   );
-  const localStatus = statusSource({
+  const statusOptions = {
     lifecycle: actor,
     feed,
     clock,
@@ -228,12 +237,17 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     gaps: gaps.today,
     journal: () => journal === null ? null : journalView(journal.status()),
     envProblems: () => tokens.problems(),
-  });
+  };
+  const localStatus = statusSource(statusOptions);
   const status = cluster === null ? localStatus : () => cluster.decorate(localStatus());
+  // /stream's state events show no quotes: rendering every instrument's (3000: ~0.8 ms) on a
+  // state change held up the new socket's handshake, which waits for that turn to end.
+  const localHead = statusSource({ ...statusOptions, feed: { snapshot: () => NO_FEED } });
+  const head = cluster === null ? localHead : () => cluster.decorate(localHead());
   const streams = stack.use(
     createStreamHub({
       lifecycle: actor,
-      summary: () => JSON.stringify(stateSummary(status())),
+      summary: () => JSON.stringify(stateSummary(head())),
       clock,
     }),
   );
