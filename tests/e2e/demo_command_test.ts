@@ -62,6 +62,9 @@ function deadline(ms: number): { expired: Promise<never>; disarm(): void } {
   return { expired, disarm: () => clearTimeout(id) };
 }
 
+/** The line a login callback logs once its token is in `.env`. */
+const WRITTEN = /INFO {2}Login completed for \w+; token [0-9a-f]{12} written to \.env$/;
+
 async function tokenIn(envFile: string): Promise<string> {
   const token = parseEnv(await Deno.readTextFile(envFile))["KITE_ACCESS_TOKEN"];
   assert.ok(token !== undefined && token !== "", `no token in ${envFile} after a login`);
@@ -101,13 +104,17 @@ Deno.test("demo --auto goes Live → Expired (one rejected handshake) → Live, 
       assert.ok(loginLine > where);
       await out.next(/Kite user id AB1234, password \S+/, 0);
 
+      // The callback hands the token over before writing .env: the feed can be Live before
+      // the write is done, which the "written to .env" line marks.
       const live = await out.next(/INFO {2}Reconnecting → Live in \d+ ms$/, 0);
+      await out.next(WRITTEN, 0);
       tokens.push(await tokenIn(envFile));
       const expired = await out.next(
         /INFO {2}demo: Expired after 1 rejected handshake;/,
         live + 1,
       );
       await out.next(/INFO {2}Reconnecting → Live in \d+ ms$/, expired + 1);
+      await out.next(WRITTEN, expired + 1);
       tokens.push(await tokenIn(envFile));
       await err.next(/WARN {2}Reconnecting → Expired: token rejected$/, 0);
     };
