@@ -230,6 +230,36 @@ export async function procSample(pid: number): Promise<ProcSample> {
   return sample;
 }
 
+/**
+ * CPU time of every live thread of `pid`, in ns, from `/proc/<pid>/task/<tid>/schedstat`:
+ * exact where `/proc/<pid>/stat` counts 10 ms steps, which an idle process's minute is a few
+ * of. A thread that exits between two readings takes its time with it (compare with
+ * {@linkcode procSample}). `ls` lists the threads (`--allow-run=ls`).
+ */
+export async function threadCpuNs(pid: number): Promise<number> {
+  const list = await new Deno.Command("ls", {
+    args: [`/proc/${pid}/task`],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!list.success) throw new Error(`Failed to list /proc/${pid}/task: is it still running?`);
+  const tids = new TextDecoder().decode(list.stdout).split(/\s+/).filter((t) => /^\d+$/.test(t));
+  // A thread gone since the listing: cat says so on stderr and reads the others.
+  const read = await new Deno.Command("cat", {
+    args: tids.map((tid) => `/proc/${pid}/task/${tid}/schedstat`),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  let ns = 0;
+  for (const line of new TextDecoder().decode(read.stdout).split("\n")) {
+    const runtime = Number(line.split(" ")[0]);
+    if (line !== "" && Number.isFinite(runtime)) ns += runtime;
+  }
+  return ns;
+}
+
 /** CPU used between two samples of one process, as a percentage of one core over `ms`. */
 export function cpuPercent(before: ProcSample, after: ProcSample, ms: number): number {
   return (after.cpuSeconds - before.cpuSeconds) / (ms / 1000) * 100;

@@ -8,7 +8,7 @@
  * ```sh
  * deno task bench [--quick] [--only recovery,decode,fanout,endpoint,idle,status,simulator,journal,cluster] [--out PATH] [--profile DIR]
  * # that is: deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env \
- * #   --allow-run=deno,cat,/usr/bin/redis-server scripts/bench.ts …
+ * #   --allow-run=deno,cat,ls,/usr/bin/redis-server scripts/bench.ts …
  * ```
  *
  * `--quick` runs every benchmark with tiny sizes, in seconds: figures that keep the

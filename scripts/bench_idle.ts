@@ -2,8 +2,9 @@
  * Benchmark: what the daemon costs when nothing happens. It runs as its own process, Live
  * on three instruments (the default NIFTY 50, NIFTY BANK, SENSEX) in full mode, with the
  * simulator ticking and sending heartbeats once a second as Kite does, and no client
- * connected. Measured over a window: CPU as % of one core (`/proc/<pid>/stat`, 10 ms
- * steps) and RSS at the end (`/proc/<pid>/status`).
+ * connected. Measured over a window: CPU as % of one core, the sum of its threads'
+ * `/proc/<pid>/task/<tid>/schedstat` (ns; `/proc/<pid>/stat`'s 10 ms steps, which count
+ * exited threads too, in the details), and RSS at the end (`/proc/<pid>/status`).
  *
  * Measured from a minute after Live: for its first ~40 s the daemon's V8 still compiles its
  * hot functions and collects the start's garbage on worker threads (per-thread schedstat:
@@ -11,12 +12,12 @@
  * client waits as long before its window.
  *
  * Baseline, in the same window: a bare client process holding one WebSocket to the same
- * simulator on the same instruments and decoding every message (its CPU from its own
- * getrusage, at microsecond resolution; its RSS from `Deno.memoryUsage()`): what a Deno
- * process that keeps a Kite feed open costs at the least.
+ * simulator on the same instruments and decoding every message (its CPU read the same way,
+ * from its threads' schedstat; its own getrusage in the details; its RSS from
+ * `Deno.memoryUsage()`): what a Deno process that keeps a Kite feed open costs at the least.
  *
  * ```sh
- * deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env --allow-run=deno,cat \
+ * deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env --allow-run=deno,cat,ls \
  *   scripts/bench_idle.ts [--window-s N] [--warmup-s N]
  * ```
  *
@@ -30,6 +31,7 @@ import {
   startBenchSimulator,
   startClientFleet,
   startDaemonChild,
+  threadCpuNs,
   untilLive,
 } from "./_bench_process.ts";
 import { type BenchResult, delay, epochMs, figure, round } from "./_bench_stats.ts";
@@ -73,13 +75,16 @@ export async function benchIdle(options: IdleOptions = {}): Promise<BenchResult>
     await using bare = await startClientFleet("ws", { url, tokens: DEFAULT_INSTRUMENTS });
     await delay(warmupMs);
     const before = await procSample(daemon.pid);
+    const threadsBefore = await Promise.all([threadCpuNs(daemon.pid), threadCpuNs(bare.pid)]);
     const started = epochMs();
     await bare.start();
     await delay(windowMs);
     const after = await procSample(daemon.pid);
+    const threadsAfter = await Promise.all([threadCpuNs(daemon.pid), threadCpuNs(bare.pid)]);
     const elapsed = epochMs() - started;
     const client = await bare.finish();
-    const cpu = cpuPercent(before, after, elapsed);
+    // ns over ms, as % of one core.
+    const [cpu, clientCpu] = threadsAfter.map((ns, i) => (ns - threadsBefore[i]!) / elapsed / 1e4);
     return {
       figures: [
         figure({
@@ -87,8 +92,8 @@ export async function benchIdle(options: IdleOptions = {}): Promise<BenchResult>
           benchmark: "idle",
           name: `daemon CPU, Live on ${DEFAULT_INSTRUMENTS.length} instruments, no clients`,
           unit: "% of a core",
-          value: round(cpu, 3),
-          baseline: { name: "bare client on the same feed", value: round(client.cpu_percent, 3) },
+          value: round(cpu!, 3),
+          baseline: { name: "bare client on the same feed", value: round(clientCpu!, 3) },
         }, { text: "≤ 1.2 × baseline", met: (value, base) => value <= 1.2 * base }),
         figure({
           key: "idle.rss_mb",
@@ -109,6 +114,8 @@ export async function benchIdle(options: IdleOptions = {}): Promise<BenchResult>
         tick_ms: 1000,
         heartbeat_ms: 1000,
         daemon_cpu_s: round(after.cpuSeconds - before.cpuSeconds, 2),
+        daemon_cpu_percent_proc_stat: round(cpuPercent(before, after, elapsed), 3),
+        client_cpu_percent_getrusage: round(client.cpu_percent, 3),
         daemon_rss_peak_mb: round(after.rssPeakBytes / MB, 1),
       },
     };
