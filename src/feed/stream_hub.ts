@@ -104,8 +104,8 @@ function joined(chunks: readonly (string | Uint8Array)[]): string | Uint8Array {
   );
 }
 
-function frame(event: "state", data: string): string {
-  return `event: ${event}\ndata: ${data}\n\n`;
+function stateFrame(data: string): string {
+  return `event: state\ndata: ${data}\n\n`;
 }
 
 /** What a page shows changed: anything else (e.g. a data timestamp) is not a state event. */
@@ -228,7 +228,7 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
     flush();
     const before = lastState;
     if (currentState() === before) return;
-    broadcast(frame("state", lastState), 1);
+    broadcast(stateFrame(lastState), 1);
   });
 
   function close(): Promise<void> {
@@ -261,7 +261,7 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
       clients.add(client);
       sink.onAbort(() => end(client));
       heartbeatTimer ??= clock.setTimeout(heartbeat, heartbeatMs);
-      enqueue(client, `retry: ${retryMs}\n\n${frame("state", currentState())}`, 2);
+      enqueue(client, `retry: ${retryMs}\n\n${stateFrame(currentState())}`, 2);
       return client.ended.promise;
     },
     stats: () => ({ clients: clients.size, dropped_total: droppedTotal }),

@@ -6,6 +6,12 @@
  */
 import { join } from "node:path";
 import { RUN_PERMISSIONS } from "../../src/ops/permissions.ts";
+import {
+  type Simulator,
+  type SimulatorOptions,
+  startSimulator,
+} from "../../src/simulator/simulator.ts";
+import { KITE } from "../../src/testing/daemon_harness.ts";
 
 /** `main.ts`, as `deno run` takes it. */
 export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -104,5 +110,20 @@ export function kitekeeperRun(
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",
+  });
+}
+
+/**
+ * A simulator with the test credentials whose login redirects to a kitekeeper child that
+ * will listen on `port`, with `options` over them.
+ */
+export function startSimulatorFor(
+  port: number,
+  options: Partial<SimulatorOptions> = {},
+): Promise<Simulator> {
+  return startSimulator({
+    ...KITE,
+    redirectUrl: `http://127.0.0.1:${port}/api/auth/callback`,
+    ...options,
   });
 }

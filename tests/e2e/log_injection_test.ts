@@ -6,20 +6,17 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { startSimulator } from "../../src/simulator/simulator.ts";
-import { envText, KITE } from "../../src/testing/daemon_harness.ts";
+import { envText } from "../../src/testing/daemon_harness.ts";
 import { freePort } from "../../src/testing/simulator_env.ts";
 import { MAX_LOG_MESSAGE_CHARS } from "../../src/log.ts";
 import { LineReader } from "../_support/lines.ts";
-import { kitekeeperRun } from "../_support/run.ts";
+import { kitekeeperRun, startSimulatorFor } from "../_support/run.ts";
 
 const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?:DEBUG|INFO |WARN |ERROR) /;
 
 Deno.test("fault: Kite's error text with newlines, escapes and 200 KB → one escaped, capped log line", async () => {
   const port = freePort();
-  await using sim = await startSimulator({
-    ...KITE,
-    redirectUrl: `http://127.0.0.1:${port}/api/auth/callback`,
+  await using sim = await startSimulatorFor(port, {
     heartbeatMs: 50,
   });
   const dir = await Deno.makeTempDir({ prefix: "kitekeeper_log_" });

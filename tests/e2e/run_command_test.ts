@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { startSimulator } from "../../src/simulator/simulator.ts";
 import type { StatusBody } from "../../src/ops/status_body.ts";
 import { envText, KITE } from "../../src/testing/daemon_harness.ts";
 import { freePort } from "../../src/testing/simulator_env.ts";
 import { LineReader } from "../_support/lines.ts";
-import { denoChildEnv, MAIN } from "../_support/run.ts";
+import { denoChildEnv, MAIN, startSimulatorFor } from "../_support/run.ts";
 
 const FLAGS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
 
@@ -20,9 +19,7 @@ function spawnRun(envFile: string, listen: string): Deno.ChildProcess {
 
 Deno.test("run serves, takes a new token while running (SIGHUP or watcher), and exits 0 on SIGTERM", async () => {
   const port = freePort();
-  await using sim = await startSimulator({
-    ...KITE,
-    redirectUrl: `http://127.0.0.1:${port}/api/auth/callback`,
+  await using sim = await startSimulatorFor(port, {
     heartbeatMs: 50,
   });
   const dir = await Deno.makeTempDir({ prefix: "kitekeeper_run_" });

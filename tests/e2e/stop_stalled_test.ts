@@ -5,11 +5,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { startSimulator } from "../../src/simulator/simulator.ts";
 import { envText, KITE } from "../../src/testing/daemon_harness.ts";
 import { freePort } from "../../src/testing/simulator_env.ts";
 import { LineReader } from "../_support/lines.ts";
-import { kitekeeperRun } from "../_support/run.ts";
+import { kitekeeperRun, startSimulatorFor } from "../_support/run.ts";
 import { report, since } from "../_support/fault_fixture.ts";
 
 const CLIENT_TOKEN = "clienttoken0123456789";
@@ -26,9 +25,7 @@ function wsFrame(text: string): Uint8Array {
 
 Deno.test("fault: SIGTERM with /stream and /ws clients that stopped reading → exit 0 within the grace", async () => {
   const port = freePort();
-  await using sim = await startSimulator({
-    ...KITE,
-    redirectUrl: `http://127.0.0.1:${port}/api/auth/callback`,
+  await using sim = await startSimulatorFor(port, {
     tickMs: 20,
   });
   const dir = await Deno.makeTempDir({ prefix: "kitekeeper_stop_" });

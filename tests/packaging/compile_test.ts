@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
+import { startSimulatorFor } from "../_support/run.ts";
 import { dirname } from "node:path";
 import denoJson from "../../deno.json" with { type: "json" };
 import { compileBinary, compilePlan, denortCachePath, TARGETS } from "../../scripts/compile.ts";
 import { RUN_PERMISSIONS } from "../../src/ops/permissions.ts";
 import { v8FlagsArgument } from "../../src/ops/runtime_settings.ts";
-import { startSimulator } from "../../src/simulator/simulator.ts";
 import type { StatusBody } from "../../src/ops/status_body.ts";
-import { envText, KITE } from "../../src/testing/daemon_harness.ts";
+import { envText } from "../../src/testing/daemon_harness.ts";
 import { freePort } from "../../src/testing/simulator_env.ts";
 import { LineReader } from "../_support/lines.ts";
 
@@ -219,9 +219,7 @@ Deno.test({
       );
 
       const port = freePort();
-      await using sim = await startSimulator({
-        ...KITE,
-        redirectUrl: `http://127.0.0.1:${port}/api/auth/callback`,
+      await using sim = await startSimulatorFor(port, {
         heartbeatMs: 50,
       });
       const envFile = `${dir}/.env`;
