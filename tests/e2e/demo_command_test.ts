@@ -188,3 +188,19 @@ Deno.test("fault: a demo killed without a chance to clean up (SIGKILL, or npx pa
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("fault: a SIGTERM repeated while the demo shuts down (deno task passes a group's SIGTERM on) → still exit 0, nothing left", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "kitekeeper_demo_tmp_" });
+  try {
+    const demo = await startDemo(tmp);
+    demo.child.kill("SIGTERM");
+    await demo.out.next(/Received SIGTERM; shutting down/, 0);
+    // The shutdown has begun: the first listener has run.
+    demo.child.kill("SIGTERM");
+    assert.equal((await demo.child.status).code, 0);
+    await Promise.all([demo.out.ended, demo.err.ended]);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(tmp)), [], "nothing left in the temp dir");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
